@@ -1,0 +1,177 @@
+//! The command line: clap definitions only; `cmd` turns them into work.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Capture, inspect and forward webhooks to the app on your machine.
+#[derive(Debug, Parser)]
+#[command(name = "hooktap", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Capture requests on a local address, forward them to your app and record them.
+    Listen(ListenArgs),
+    /// List recorded requests, newest first.
+    Requests(RequestsArgs),
+    /// Show one recorded request and its response.
+    Show(ShowArgs),
+}
+
+/// Where the store is, shared by every command that reads or writes it.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// SQLite file with the capture history [default: hooktap.db in your data directory].
+    /// `:memory:` keeps nothing after exit.
+    #[arg(long, value_name = "PATH", env = "HOOKTAP_STORE")]
+    pub store: Option<String>,
+}
+
+/// `hooktap listen`.
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// Where to forward: a port on this machine (5000) or an http:// URL with an optional
+    /// base path (http://localhost:5000/base).
+    #[arg(value_name = "TARGET")]
+    pub target: String,
+
+    /// Local capture listener.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4747")]
+    pub capture_addr: SocketAddr,
+
+    /// How long the app may take to answer before the sender gets 504 (e.g. 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Body bytes kept per request and per response; larger bodies are forwarded whole
+    /// and stored cut (e.g. 10MiB, 512KiB, 1048576).
+    #[arg(long, value_name = "SIZE", default_value = "10MiB", value_parser = parse_size)]
+    pub capture_limit: usize,
+
+    /// How many requests the store keeps; the oldest go first.
+    #[arg(long, value_name = "N", default_value_t = crate::store::DEFAULT_RETAIN)]
+    pub retain: usize,
+
+    /// Print one line per request instead of the terminal UI (the only mode for now, and
+    /// the default whenever stdout is not a terminal).
+    #[arg(long)]
+    pub no_tui: bool,
+
+    /// With --no-tui: print one JSON object per line (NDJSON): a `ready` event, then a
+    /// `request` event per exchange.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `hooktap requests`.
+#[derive(Debug, Args)]
+pub struct RequestsArgs {
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Show at most N requests (the newest).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    pub limit: usize,
+
+    /// Only failed requests: no response, or a status outside 200-299.
+    #[arg(long)]
+    pub failed: bool,
+
+    /// Only requests whose path starts with P (e.g. /webhooks).
+    #[arg(long, value_name = "P")]
+    pub path: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `hooktap show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// The request's id, or any unique prefix of it.
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// Print the whole exchange as JSON (bodies as text and base64).
+    #[arg(long, conflicts_with = "raw")]
+    pub json: bool,
+
+    /// Print the request as an HTTP/1.1 message: headers, a blank line, the body bytes.
+    #[arg(long)]
+    pub raw: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Parses `30s`, `1m`, `500ms`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let duration = humantime::parse_duration(text)
+        .map_err(|_| format!("'{text}' is not a duration: use e.g. 30s, 2m or 500ms"))?;
+    if duration.is_zero() {
+        return Err("the duration must be more than zero".into());
+    }
+    Ok(duration)
+}
+
+/// Parses `10MiB`, `512KiB`, `1GiB`, `10MB`, or a plain byte count.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size: use e.g. 10MiB, 512KiB or 1048576"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" => 1_000,
+        "kib" => 1 << 10,
+        "m" | "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "g" | "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => return Err(format!("'{text}': unknown unit; use B, KiB, MiB or GiB")),
+    };
+    number
+        .checked_mul(multiplier)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| format!("'{text}' is too large"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_and_durations_parse() {
+        assert_eq!(parse_size("10MiB"), Ok(10 << 20));
+        assert_eq!(parse_size("512"), Ok(512));
+        assert!(parse_size("ten").is_err());
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
+        assert!(parse_duration("soon").is_err());
+    }
+}

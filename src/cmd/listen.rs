@@ -1,0 +1,84 @@
+//! `hooktap listen`: the capture listener, the forwarder and the headless output.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use super::{UsageError, emit, store_location};
+use crate::capture::CaptureServer;
+use crate::cli::ListenArgs;
+use crate::exchange::Exchange;
+use crate::forward::{ForwardConfig, Forwarder};
+use crate::output;
+use crate::store::{Options, Store};
+use crate::target::Target;
+
+/// Runs `hooktap listen` until Ctrl-C.
+pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
+    let target = Target::parse(&args.target).map_err(|e| UsageError(e.to_string()))?;
+    let store = Store::open(Options {
+        location: store_location(&args.store)?,
+        retain: args.retain,
+        verdict: None,
+    })?;
+    let forwarder = Forwarder::new(
+        ForwardConfig {
+            target: target.clone(),
+            timeout: args.timeout,
+            capture_limit: args.capture_limit,
+        },
+        store.clone(),
+    );
+    let server = CaptureServer::bind(args.capture_addr, forwarder).await?;
+    let capture_addr = server.local_addr()?;
+    let mut events = store.subscribe();
+
+    if args.json {
+        let ready = json!({
+            "event": "ready",
+            "capture_addr": capture_addr.to_string(),
+            "target": target.to_string(),
+            "public_url": null,
+        });
+        emit(format!("{ready}\n").as_bytes())?;
+    } else {
+        emit(
+            format!("hooktap: capturing on http://{capture_addr}, forwarding to {target}\n")
+                .as_bytes(),
+        )?;
+    }
+
+    let shutdown = CancellationToken::new();
+    let server_task = tokio::spawn(server.run(shutdown.child_token()));
+    let result = loop {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => break Ok(()),
+            event = events.recv() => match event {
+                Ok(exchange) => {
+                    if let Err(err) = print_exchange(&exchange, args.json) {
+                        break Err(err.into());
+                    }
+                }
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::warn!("the output fell behind; {missed} requests not printed (they are recorded)");
+                }
+                Err(RecvError::Closed) => break Ok(()),
+            },
+        }
+    };
+    shutdown.cancel();
+    let _ = server_task.await;
+    store.flush().await?;
+    result
+}
+
+fn print_exchange(exchange: &Arc<Exchange>, json: bool) -> std::io::Result<()> {
+    let line = if json {
+        output::request_event(exchange).to_string()
+    } else {
+        output::log_line(exchange)
+    };
+    emit(format!("{line}\n").as_bytes())
+}

@@ -1,0 +1,44 @@
+//! The subcommands: each turns parsed arguments into work and output.
+
+mod listen;
+mod requests;
+
+use std::io::Write;
+
+use crate::cli::{Cli, Command, StoreArgs};
+use crate::store::Location;
+
+pub use listen::listen;
+
+/// An error the user caused with their arguments: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Listen(args) => listen(args).await,
+        Command::Requests(args) => requests::requests(args),
+        Command::Show(args) => requests::show(args),
+    }
+}
+
+/// The store a command uses: `--store`, `$HOOKTAP_STORE`, or the default file.
+pub fn store_location(args: &StoreArgs) -> anyhow::Result<Location> {
+    match &args.store {
+        Some(text) if text.trim().is_empty() => {
+            Err(UsageError("--store needs a path or :memory:".into()).into())
+        }
+        Some(text) => Ok(Location::parse(text)),
+        None => Location::default_file(),
+    }
+}
+
+/// Writes to stdout; a closed pipe (`hooktap requests | head`) is not an error worth a
+/// message, so it surfaces as an io error `main` treats as success.
+pub fn emit(bytes: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}

@@ -1,0 +1,61 @@
+//! `hooktap requests` and `hooktap show`: read the store, also while `listen` writes.
+
+use anyhow::Context;
+
+use super::{UsageError, emit, store_location};
+use crate::cli::{RequestsArgs, ShowArgs, StoreArgs};
+use crate::output;
+use crate::store::{Filter, Location, LookupError, Reader, Store};
+
+fn open(args: &StoreArgs) -> anyhow::Result<Reader> {
+    Ok(match store_location(args)? {
+        Location::File(path) => Store::open_read_only(&path)?,
+        Location::Memory => {
+            return Err(UsageError(
+                "--store :memory: keeps nothing between runs, so there is nothing to read; pass the file `listen` used".into(),
+            )
+            .into());
+        }
+    })
+}
+
+/// `hooktap requests`.
+pub fn requests(args: RequestsArgs) -> anyhow::Result<()> {
+    let store = open(&args.store)?;
+    let filter = Filter {
+        limit: Some(args.limit),
+        failed: args.failed,
+        path: args.path.clone(),
+        since_us: None,
+    };
+    let rows = store.list(&filter)?;
+    if args.json {
+        let mut text = serde_json::to_string_pretty(&rows)?;
+        text.push('\n');
+        emit(text.as_bytes())?;
+    } else if rows.is_empty() {
+        eprintln!("no requests recorded yet");
+    } else {
+        emit(output::summary_table(&rows).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `hooktap show`.
+pub fn show(args: ShowArgs) -> anyhow::Result<()> {
+    let store = open(&args.store)?;
+    let exchange = store.get(&args.id).map_err(|err| match err {
+        LookupError::Store(e) => anyhow::Error::new(e).context("could not read the store"),
+        other => anyhow::Error::new(other),
+    })?;
+    if args.raw {
+        emit(&output::raw_request(&exchange)).context("writing the request")?;
+    } else if args.json {
+        let mut text = serde_json::to_string_pretty(&output::exchange_json(&exchange))?;
+        text.push('\n');
+        emit(text.as_bytes())?;
+    } else {
+        emit(output::show(&exchange).as_bytes())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,274 @@
+//! The shared record of one HTTP exchange: what was received, what the app answered.
+//!
+//! Every part of hooktap speaks this type: the capture server and the tunnel produce it,
+//! the store persists it, the headless output, `show`, replay and export read it.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::signature::Verdict;
+
+/// A short, time-sortable identifier: 12 lowercase Crockford base32 characters.
+///
+/// The top 42 bits are milliseconds since the Unix epoch, the low 18 bits a counter, so
+/// ids sort by creation time and stay unique within a process even at the same millisecond.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ExchangeId(pub String);
+
+const ID_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+/// Number of characters in an id.
+pub const ID_LEN: usize = 12;
+
+impl ExchangeId {
+    /// A new id for "now", strictly greater than any id this process made before.
+    pub fn generate() -> Self {
+        static LAST: AtomicU64 = AtomicU64::new(0);
+        let millis = unix_micros(SystemTime::now()) as u64 / 1000;
+        let candidate = (millis & ((1 << 42) - 1)) << 18;
+        let mut last = LAST.load(Ordering::Relaxed);
+        loop {
+            let next = if candidate > last {
+                candidate
+            } else {
+                last + 1
+            };
+            match LAST.compare_exchange_weak(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => return Self(encode_id(next)),
+                Err(actual) => last = actual,
+            }
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn encode_id(value: u64) -> String {
+    (0..ID_LEN)
+        .rev()
+        .map(|i| ID_ALPHABET[((value >> (i * 5)) & 31) as usize] as char)
+        .collect()
+}
+
+impl fmt::Display for ExchangeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where an exchange came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// Sent straight to the local capture listener.
+    Local,
+    /// Arrived through the relay tunnel.
+    Relay,
+    /// Queued by the relay while the agent was offline and delivered late.
+    Queued,
+    /// Re-sent by `hooktap replay` or the API.
+    Replay,
+}
+
+impl Source {
+    /// The lowercase name used in the store and in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Local => "local",
+            Source::Relay => "relay",
+            Source::Queued => "queued",
+            Source::Replay => "replay",
+        }
+    }
+
+    /// Parses the name written by [`Source::as_str`].
+    pub fn parse(text: &str) -> Option<Self> {
+        Some(match text {
+            "local" => Source::Local,
+            "relay" => Source::Relay,
+            "queued" => Source::Queued,
+            "replay" => Source::Replay,
+            _ => return None,
+        })
+    }
+}
+
+/// One header as received: the name (lowercase, as HTTP/2 and hyper carry it) and the raw
+/// value bytes. Kept in a list so duplicates and their order survive.
+pub type Header = (String, Vec<u8>);
+
+/// A captured body: the bytes kept (at most the capture cap) and the full size seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Body {
+    /// The bytes exactly as received, cut at the capture cap.
+    pub bytes: Vec<u8>,
+    /// How many bytes passed in total (equal to `bytes.len()` unless truncated).
+    pub size: u64,
+}
+
+impl Body {
+    /// A whole body.
+    pub fn full(bytes: Vec<u8>) -> Self {
+        let size = bytes.len() as u64;
+        Self { bytes, size }
+    }
+
+    /// True when the stored bytes are not the whole body.
+    pub fn truncated(&self) -> bool {
+        (self.bytes.len() as u64) < self.size
+    }
+}
+
+/// The request as the sender sent it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// Method, e.g. `POST`.
+    pub method: String,
+    /// Path and query exactly as received, e.g. `/hook?x=1`.
+    pub uri: String,
+    /// HTTP version, e.g. `HTTP/1.1`.
+    pub version: String,
+    /// Headers in order, duplicates kept.
+    pub headers: Vec<Header>,
+    /// The body.
+    pub body: Body,
+}
+
+impl RecordedRequest {
+    /// The first value of header `name` (case-insensitive) as text, if present and UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        header_value(&self.headers, name)
+    }
+}
+
+/// The app's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordedResponse {
+    /// Status code.
+    pub status: u16,
+    /// Headers in order, duplicates kept.
+    pub headers: Vec<Header>,
+    /// The body.
+    pub body: Body,
+}
+
+/// The first value of header `name` (case-insensitive) in `headers`, if UTF-8.
+pub fn header_value<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| std::str::from_utf8(v).ok())
+}
+
+/// One recorded exchange.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exchange {
+    /// Short, sortable id.
+    pub id: ExchangeId,
+    /// When the request arrived, in microseconds since the Unix epoch.
+    pub received_at_us: i64,
+    /// Where it came from.
+    pub source: Source,
+    /// The public URL the request arrived on, for tunnelled requests (some signature schemes
+    /// sign it); `None` for local ones.
+    pub public_url: Option<String>,
+    /// The target URL the request was forwarded to.
+    pub target: String,
+    /// The request as received.
+    pub request: RecordedRequest,
+    /// The app's response, if one came.
+    pub response: Option<RecordedResponse>,
+    /// Microseconds until the app's response headers arrived.
+    pub ttfb_us: Option<i64>,
+    /// Microseconds until the exchange completed (both bodies done).
+    pub duration_us: i64,
+    /// Why the exchange failed (app down, timeout, body aborted), if it did.
+    pub error: Option<String>,
+    /// The exchange this one replays.
+    pub replay_of: Option<ExchangeId>,
+    /// The signature verdict, when the request was checked.
+    pub verdict: Option<Verdict>,
+}
+
+impl Exchange {
+    /// The response status, if any.
+    pub fn status(&self) -> Option<u16> {
+        self.response.as_ref().map(|r| r.status)
+    }
+
+    /// Failed: no response, or a non-2xx status (the definition `--failed` uses).
+    pub fn failed(&self) -> bool {
+        !matches!(self.status(), Some(200..=299))
+    }
+}
+
+/// Microseconds since the Unix epoch.
+pub fn unix_micros(time: SystemTime) -> i64 {
+    time.duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as i64)
+        .unwrap_or(0)
+}
+
+/// `time` (microseconds since the epoch) as an RFC 3339 UTC timestamp with milliseconds.
+pub fn format_time(micros: i64) -> String {
+    let time = UNIX_EPOCH + std::time::Duration::from_micros(micros.max(0) as u64);
+    humantime::format_rfc3339_millis(time).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_unique_sortable_and_short() {
+        let ids: Vec<ExchangeId> = (0..1000).map(|_| ExchangeId::generate()).collect();
+        assert!(
+            ids.windows(2).all(|w| w[0] < w[1]),
+            "ids must strictly increase"
+        );
+        assert!(ids.iter().all(|id| id.0.len() == ID_LEN));
+    }
+
+    #[test]
+    fn failed_means_no_response_or_non_2xx() {
+        let mut ex = sample();
+        assert!(ex.failed());
+        ex.response = Some(RecordedResponse {
+            status: 204,
+            headers: vec![],
+            body: Body::default(),
+        });
+        assert!(!ex.failed());
+        ex.response.as_mut().map(|r| r.status = 302);
+        assert!(ex.failed());
+    }
+
+    fn sample() -> Exchange {
+        Exchange {
+            id: ExchangeId::generate(),
+            received_at_us: 0,
+            source: Source::Local,
+            public_url: None,
+            target: "http://127.0.0.1:1".into(),
+            request: RecordedRequest {
+                method: "GET".into(),
+                uri: "/".into(),
+                version: "HTTP/1.1".into(),
+                headers: vec![],
+                body: Body::default(),
+            },
+            response: None,
+            ttfb_us: None,
+            duration_us: 0,
+            error: None,
+            replay_of: None,
+            verdict: None,
+        }
+    }
+}

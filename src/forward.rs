@@ -1,0 +1,361 @@
+//! Forwarding one request to the app and recording the exchange.
+//!
+//! Live traffic (local capture, tunnel) and replays all go through [`Forwarder::forward`],
+//! so they are recorded the same way. Bodies stream both ways through [`TeeBody`]s that
+//! keep a capped copy; the record is written when the last of the two bodies is done.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Request, Response, StatusCode};
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+
+use crate::body::{BodyEnd, BodySink, BoxBody, BoxError, TeeBody};
+use crate::exchange::{
+    Body, Exchange, ExchangeId, Header, RecordedRequest, RecordedResponse, Source, unix_micros,
+};
+use crate::store::Store;
+use crate::target::Target;
+
+/// Default time the app may take to send its response headers.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default number of body bytes kept per request and per response.
+pub const DEFAULT_CAPTURE_LIMIT: usize = 10 * 1024 * 1024;
+
+/// Settings for a [`Forwarder`].
+#[derive(Clone, Debug)]
+pub struct ForwardConfig {
+    /// Where requests go unless a request names another target.
+    pub target: Target,
+    /// How long the app may take to answer (response headers).
+    pub timeout: Duration,
+    /// Body bytes kept per request and per response.
+    pub capture_limit: usize,
+}
+
+/// Facts about one request that the HTTP message itself does not carry.
+#[derive(Clone, Debug)]
+pub struct RequestMeta {
+    /// Where it came from.
+    pub source: Source,
+    /// The sender's address, for `X-Forwarded-For` (local capture only).
+    pub peer: Option<SocketAddr>,
+    /// The public URL the request arrived on (tunnelled requests).
+    pub public_url: Option<String>,
+    /// When the request arrived (µs since the epoch); `None` means now.
+    pub received_at_us: Option<i64>,
+    /// The exchange this request replays.
+    pub replay_of: Option<ExchangeId>,
+    /// Send to this target instead of the configured one.
+    pub target: Option<Target>,
+}
+
+impl RequestMeta {
+    /// Meta for a request of `source` with nothing else known.
+    pub fn new(source: Source) -> Self {
+        Self {
+            source,
+            peer: None,
+            public_url: None,
+            received_at_us: None,
+            replay_of: None,
+            target: None,
+        }
+    }
+}
+
+/// Forwards requests to the app and records every exchange in the store.
+#[derive(Clone)]
+pub struct Forwarder {
+    client: Client<HttpConnector, BoxBody>,
+    config: Arc<ForwardConfig>,
+    store: Store,
+}
+
+impl Forwarder {
+    /// A forwarder with its own connection pool to the app.
+    pub fn new(config: ForwardConfig, store: Store) -> Self {
+        let mut connector = HttpConnector::new();
+        // Nagle plus delayed ACK adds ~40 ms per small request (DESIGN §8).
+        connector.set_nodelay(true);
+        connector.set_connect_timeout(Some(config.timeout));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(30))
+            .build(connector);
+        Self {
+            client,
+            config: Arc::new(config),
+            store,
+        }
+    }
+
+    /// The configured target.
+    pub fn target(&self) -> &Target {
+        &self.config.target
+    }
+
+    /// The store exchanges are recorded in.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Forwards `req` and returns the app's response (or a 502/504 of hooktap's own); the
+    /// exchange is recorded once both bodies are done.
+    pub async fn forward<B>(&self, req: Request<B>, meta: RequestMeta) -> Response<BoxBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
+        let started = Instant::now();
+        let received_at_us = meta
+            .received_at_us
+            .unwrap_or_else(|| unix_micros(SystemTime::now()));
+        let target = meta
+            .target
+            .clone()
+            .unwrap_or_else(|| self.config.target.clone());
+        let (mut parts, body) = req.into_parts();
+        let path_and_query = parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string());
+        let uri = target.join(&path_and_query);
+        let exchange = Exchange {
+            id: ExchangeId::generate(),
+            received_at_us,
+            source: meta.source,
+            public_url: meta.public_url.clone(),
+            target: uri.to_string(),
+            request: RecordedRequest {
+                method: parts.method.to_string(),
+                uri: path_and_query,
+                version: format!("{:?}", parts.version),
+                headers: header_list(&parts.headers),
+                body: Body::default(),
+            },
+            response: None,
+            ttfb_us: None,
+            duration_us: 0,
+            error: None,
+            replay_of: meta.replay_of.clone(),
+            verdict: None,
+        };
+        let recorder = Arc::new(Recorder {
+            state: Mutex::new(Some(exchange)),
+            store: self.store.clone(),
+            started,
+        });
+
+        prepare_outbound_headers(&mut parts.headers, &target, &meta);
+        parts.uri = uri;
+        parts.version = http::Version::HTTP_11;
+        let sink = Box::new(Sink(recorder.clone(), Side::Request));
+        let body = TeeBody::new(body, self.config.capture_limit, sink).boxed_unsync();
+        let outbound = Request::from_parts(parts, body);
+
+        match tokio::time::timeout(self.config.timeout, self.client.request(outbound)).await {
+            Ok(Ok(response)) => {
+                let (mut parts, body) = response.into_parts();
+                recorder.set_response(parts.status.as_u16(), header_list(&parts.headers));
+                strip_hop_by_hop(&mut parts.headers);
+                let sink = Box::new(Sink(recorder, Side::Response));
+                let body = TeeBody::new(body, self.config.capture_limit, sink).boxed_unsync();
+                Response::from_parts(parts, body)
+            }
+            Ok(Err(err)) => {
+                let reason = if err.is_connect() {
+                    format!("could not reach the app at {target}: {}", root_cause(&err))
+                } else {
+                    format!("the app at {target} failed to answer: {}", root_cause(&err))
+                };
+                recorder.fail(reason.clone());
+                error_response(StatusCode::BAD_GATEWAY, &reason)
+            }
+            Err(_) => {
+                let reason = format!(
+                    "the app at {target} did not answer within {}",
+                    humantime::format_duration(self.config.timeout)
+                );
+                recorder.fail(reason.clone());
+                error_response(StatusCode::GATEWAY_TIMEOUT, &reason)
+            }
+        }
+    }
+}
+
+/// A plain-text response of hooktap's own, one line naming the problem.
+pub fn error_response(status: StatusCode, reason: &str) -> Response<BoxBody> {
+    let body = Full::new(Bytes::from(format!("hooktap: {reason}\n")))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause: &dyn std::error::Error = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+/// Headers as a list of (lowercase name, value bytes), in order.
+pub fn header_list(headers: &HeaderMap) -> Vec<Header> {
+    headers
+        .iter()
+        .map(|(name, value)| (name.as_str().to_string(), value.as_bytes().to_vec()))
+        .collect()
+}
+
+/// Removes hop-by-hop headers (RFC 9110 §7.6.1): the fixed set and those named by
+/// `Connection`.
+pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in [
+        "connection",
+        "keep-alive",
+        "proxy-connection",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+    ] {
+        headers.remove(name);
+    }
+}
+
+fn prepare_outbound_headers(headers: &mut HeaderMap, target: &Target, meta: &RequestMeta) {
+    let original_host = headers.get(header::HOST).cloned();
+    strip_hop_by_hop(headers);
+    if let Some(peer) = meta.peer {
+        let ip = peer.ip().to_string();
+        let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            Some(existing) => format!("{existing}, {ip}"),
+            None => ip,
+        };
+        if let Ok(value) = HeaderValue::try_from(value) {
+            headers.insert("x-forwarded-for", value);
+        }
+    }
+    if !headers.contains_key("x-forwarded-proto") {
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    }
+    if let Some(host) = original_host {
+        if !headers.contains_key("x-forwarded-host") {
+            headers.insert("x-forwarded-host", host);
+        }
+    }
+    // The app sees its own address as Host, as it would without hooktap in between:
+    // frameworks that check allowed hosts accept localhost but not a relay's name.
+    if let Ok(host) = HeaderValue::from_str(target.authority().as_str()) {
+        headers.insert(header::HOST, host);
+    }
+}
+
+/// Collects the parts of one exchange and records it when the last part is dropped.
+struct Recorder {
+    state: Mutex<Option<Exchange>>,
+    store: Store,
+    started: Instant,
+}
+
+impl Recorder {
+    fn with<T>(&self, f: impl FnOnce(&mut Exchange) -> T) -> Option<T> {
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_mut().map(f)
+    }
+
+    fn set_response(&self, status: u16, headers: Vec<Header>) {
+        let ttfb = self.started.elapsed().as_micros() as i64;
+        self.with(|ex| {
+            ex.ttfb_us = Some(ttfb);
+            ex.response = Some(RecordedResponse {
+                status,
+                headers,
+                body: Body::default(),
+            });
+        });
+    }
+
+    fn fail(&self, reason: String) {
+        self.with(|ex| ex.error.get_or_insert(reason).clone());
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        let taken = self
+            .state
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(mut exchange) = taken {
+            exchange.duration_us = self.started.elapsed().as_micros() as i64;
+            self.store.record(exchange);
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Side {
+    Request,
+    Response,
+}
+
+struct Sink(Arc<Recorder>, Side);
+
+impl BodySink for Sink {
+    fn finish(&self, body: Body, end: BodyEnd) {
+        let side = self.1;
+        self.0.with(|ex| {
+            let problem = match (side, &end) {
+                (_, BodyEnd::Complete) => None,
+                (Side::Request, BodyEnd::Failed(e)) => {
+                    Some(format!("the request body failed: {e}"))
+                }
+                (Side::Response, BodyEnd::Failed(e)) => {
+                    Some(format!("the app's response body failed: {e}"))
+                }
+                // The app may answer without reading the whole request; that is its call.
+                (Side::Request, BodyEnd::Abandoned) => None,
+                (Side::Response, BodyEnd::Abandoned) => {
+                    Some("the sender went away before the response was complete".to_string())
+                }
+            };
+            if let Some(problem) = problem {
+                ex.error.get_or_insert(problem);
+            }
+            match side {
+                Side::Request => ex.request.body = body,
+                Side::Response => {
+                    if let Some(response) = ex.response.as_mut() {
+                        response.body = body;
+                    }
+                }
+            }
+        });
+    }
+}

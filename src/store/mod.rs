@@ -1,0 +1,198 @@
+//! The capture history: exchanges in an SQLite file (WAL), written by one background
+//! thread so that a slow disk never slows a delivery, and read by any process.
+
+mod query;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::Context;
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::broadcast;
+
+use crate::exchange::Exchange;
+use crate::signature::Verdict;
+
+pub use query::{Filter, LookupError, Summary};
+pub use schema::SCHEMA_VERSION;
+use writer::Op;
+
+/// Default number of exchanges kept.
+pub const DEFAULT_RETAIN: usize = 10_000;
+
+/// Computes a verdict for an exchange before it is written (runs on the writer thread).
+pub type VerdictFn = Arc<dyn Fn(&Exchange) -> Option<Verdict> + Send + Sync>;
+
+/// Where the store lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Location {
+    /// A file on disk.
+    File(PathBuf),
+    /// Memory only, gone when the process ends (`--store :memory:`).
+    Memory,
+}
+
+impl Location {
+    /// Parses a `--store` value: `:memory:` or a path.
+    pub fn parse(text: &str) -> Self {
+        if text == ":memory:" {
+            Location::Memory
+        } else {
+            Location::File(PathBuf::from(text))
+        }
+    }
+
+    /// The default store: `<data dir>/hooktap/hooktap.db`.
+    pub fn default_file() -> anyhow::Result<Self> {
+        let dir = dirs::data_dir()
+            .context("could not find your data directory; pass --store PATH")?
+            .join("hooktap");
+        Ok(Location::File(dir.join("hooktap.db")))
+    }
+}
+
+/// Options for opening a store for writing.
+#[derive(Clone)]
+pub struct Options {
+    /// Where.
+    pub location: Location,
+    /// How many exchanges to keep (the oldest go first).
+    pub retain: usize,
+    /// Verdict computation applied to every new exchange.
+    pub verdict: Option<VerdictFn>,
+}
+
+/// A handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    ops: std::sync::mpsc::Sender<Op>,
+    events: broadcast::Sender<Arc<Exchange>>,
+    reader: Arc<Mutex<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) a store for recording, and starts its writer thread.
+    pub fn open(options: Options) -> anyhow::Result<Self> {
+        let (writer_conn, reader_conn) = match &options.location {
+            Location::File(path) => {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).with_context(|| {
+                        format!("could not create the store's folder {}", dir.display())
+                    })?;
+                }
+                let writer = open_file(path, OpenFlags::default())?;
+                schema::prepare(&writer, false).with_context(|| describe(path))?;
+                let reader = open_file(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+                reader.busy_timeout(std::time::Duration::from_secs(5))?;
+                (writer, reader)
+            }
+            Location::Memory => {
+                // A named shared-cache memory database so the writer and reader
+                // connections see the same data.
+                let uri = format!(
+                    "file:hooktap-{}?mode=memory&cache=shared",
+                    crate::exchange::ExchangeId::generate()
+                );
+                let flags = OpenFlags::default() | OpenFlags::SQLITE_OPEN_URI;
+                let writer = Connection::open_with_flags(&uri, flags)?;
+                schema::prepare(&writer, true)?;
+                let reader = Connection::open_with_flags(&uri, flags)?;
+                (writer, reader)
+            }
+        };
+        let (events, _) = broadcast::channel(1024);
+        let ops = writer::spawn(writer_conn, options.retain, options.verdict, events.clone())?;
+        Ok(Self {
+            ops,
+            events,
+            reader: Arc::new(Mutex::new(reader_conn)),
+        })
+    }
+
+    /// Opens an existing store file for reading only (`requests`, `show`), also while
+    /// `listen` writes to it.
+    pub fn open_read_only(path: &Path) -> anyhow::Result<Reader> {
+        if !path.exists() {
+            anyhow::bail!(
+                "no store at {}: run `hooktap listen` first, or pass --store PATH",
+                path.display()
+            );
+        }
+        let conn = open_file(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        schema::prepare_read(&conn).with_context(|| describe(path))?;
+        Ok(Reader { conn })
+    }
+
+    /// Queues `exchange` for writing; never blocks.
+    pub fn record(&self, exchange: Exchange) {
+        // The writer only goes away at process exit; nothing to do then.
+        let _ = self.ops.send(Op::Insert(Box::new(exchange)));
+    }
+
+    /// New exchanges, each sent after it is committed.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Exchange>> {
+        self.events.subscribe()
+    }
+
+    /// Deletes every exchange; returns once done.
+    pub async fn clear(&self) -> anyhow::Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.ops
+            .send(Op::Clear(tx))
+            .map_err(|_| anyhow::anyhow!("the store writer has stopped"))?;
+        rx.await.context("the store writer has stopped")?
+    }
+
+    /// Waits until everything queued before this call is committed.
+    pub async fn flush(&self) -> anyhow::Result<()> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.ops
+            .send(Op::Flush(tx))
+            .map_err(|_| anyhow::anyhow!("the store writer has stopped"))?;
+        rx.await.context("the store writer has stopped")?
+    }
+
+    /// The newest exchanges matching `filter`, newest first.
+    pub fn list(&self, filter: &Filter) -> anyhow::Result<Vec<Summary>> {
+        query::list(
+            &self.reader.lock().unwrap_or_else(|e| e.into_inner()),
+            filter,
+        )
+    }
+
+    /// The exchange whose id starts with `prefix` (a unique prefix).
+    pub fn get(&self, prefix: &str) -> Result<Exchange, LookupError> {
+        query::get(
+            &self.reader.lock().unwrap_or_else(|e| e.into_inner()),
+            prefix,
+        )
+    }
+}
+
+fn open_file(path: &Path, flags: OpenFlags) -> anyhow::Result<Connection> {
+    Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .with_context(|| describe(path))
+}
+
+fn describe(path: &Path) -> String {
+    format!("could not open the store {}", path.display())
+}
+
+/// Read-only access to a store file, for the commands that only look.
+pub struct Reader {
+    conn: Connection,
+}
+
+impl Reader {
+    /// The newest exchanges matching `filter`, newest first.
+    pub fn list(&self, filter: &Filter) -> anyhow::Result<Vec<Summary>> {
+        query::list(&self.conn, filter)
+    }
+
+    /// The exchange whose id starts with `prefix` (a unique prefix).
+    pub fn get(&self, prefix: &str) -> Result<Exchange, LookupError> {
+        query::get(&self.conn, prefix)
+    }
+}

@@ -1,0 +1,207 @@
+//! The SQLite schema, its version check, and the mapping between rows and [`Exchange`]s.
+
+use anyhow::{Context, bail};
+use rusqlite::{Connection, Row, params};
+
+use crate::exchange::{
+    Body, Exchange, ExchangeId, Header, RecordedRequest, RecordedResponse, Source,
+};
+use crate::signature::Verdict;
+
+/// The schema version this build writes (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS exchanges (
+    id             TEXT PRIMARY KEY,
+    received_at_us INTEGER NOT NULL,
+    source         TEXT NOT NULL,
+    public_url     TEXT,
+    target         TEXT NOT NULL,
+    method         TEXT NOT NULL,
+    uri            TEXT NOT NULL,
+    version        TEXT NOT NULL,
+    req_headers    BLOB NOT NULL,
+    req_body       BLOB NOT NULL,
+    req_body_size  INTEGER NOT NULL,
+    status         INTEGER,
+    resp_headers   BLOB,
+    resp_body      BLOB,
+    resp_body_size INTEGER,
+    ttfb_us        INTEGER,
+    duration_us    INTEGER NOT NULL,
+    error          TEXT,
+    replay_of      TEXT,
+    verdict        TEXT
+);
+";
+
+/// Prepares a connection: pragmas, schema creation or version check.
+pub fn prepare(conn: &Connection, in_memory: bool) -> anyhow::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .context("the file is not a hooktap store (not an SQLite database)")?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "this store was written by a newer hooktap (schema {version}, this build reads {SCHEMA_VERSION}); \
+             upgrade hooktap or pass another --store"
+        );
+    }
+    if !in_memory {
+        // WAL lets `hooktap requests` read while `listen` writes; NORMAL sync is durable
+        // across application crashes, which is what a capture history needs.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+    }
+    if version < SCHEMA_VERSION {
+        conn.execute_batch(SCHEMA)?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    }
+    Ok(())
+}
+
+/// Checks a connection opened read-only: a hooktap store of a version this build reads.
+pub fn prepare_read(conn: &Connection) -> anyhow::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .context("the file is not a hooktap store (not an SQLite database)")?;
+    if version > SCHEMA_VERSION {
+        bail!(
+            "this store was written by a newer hooktap (schema {version}, this build reads {SCHEMA_VERSION}); \
+             upgrade hooktap or pass another --store"
+        );
+    }
+    if version == 0 {
+        bail!("the file is not a hooktap store (it has no hooktap schema)");
+    }
+    Ok(())
+}
+
+/// Inserts one exchange (or replaces one with the same id).
+pub fn insert(conn: &Connection, ex: &Exchange) -> rusqlite::Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT OR REPLACE INTO exchanges (id, received_at_us, source, public_url, target, method, uri,
+            version, req_headers, req_body, req_body_size, status, resp_headers, resp_body,
+            resp_body_size, ttfb_us, duration_us, error, replay_of, verdict)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+    )?;
+    let resp = ex.response.as_ref();
+    stmt.execute(params![
+        ex.id.as_str(),
+        ex.received_at_us,
+        ex.source.as_str(),
+        ex.public_url,
+        ex.target,
+        ex.request.method,
+        ex.request.uri,
+        ex.request.version,
+        encode_headers(&ex.request.headers),
+        ex.request.body.bytes,
+        ex.request.body.size as i64,
+        resp.map(|r| r.status),
+        resp.map(|r| encode_headers(&r.headers)),
+        resp.map(|r| &r.body.bytes),
+        resp.map(|r| r.body.size as i64),
+        ex.ttfb_us,
+        ex.duration_us,
+        ex.error,
+        ex.replay_of.as_ref().map(|id| id.as_str()),
+        ex.verdict
+            .as_ref()
+            .map(|v| serde_json::to_string(v).expect("a verdict always serialises")),
+    ])?;
+    Ok(())
+}
+
+/// Columns for [`from_row`], in order.
+pub const COLUMNS: &str = "id, received_at_us, source, public_url, target, method, uri, version,
+    req_headers, req_body, req_body_size, status, resp_headers, resp_body, resp_body_size,
+    ttfb_us, duration_us, error, replay_of, verdict";
+
+/// Builds an exchange from a row selected with [`COLUMNS`].
+pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Exchange> {
+    let source: String = row.get(2)?;
+    let status: Option<u16> = row.get(11)?;
+    let response = match status {
+        Some(status) => Some(RecordedResponse {
+            status,
+            headers: decode_headers(&row.get::<_, Option<Vec<u8>>>(12)?.unwrap_or_default()),
+            body: Body {
+                bytes: row.get::<_, Option<Vec<u8>>>(13)?.unwrap_or_default(),
+                size: row.get::<_, Option<i64>>(14)?.unwrap_or(0) as u64,
+            },
+        }),
+        None => None,
+    };
+    let verdict: Option<String> = row.get(19)?;
+    Ok(Exchange {
+        id: ExchangeId(row.get(0)?),
+        received_at_us: row.get(1)?,
+        source: Source::parse(&source).unwrap_or(Source::Local),
+        public_url: row.get(3)?,
+        target: row.get(4)?,
+        request: RecordedRequest {
+            method: row.get(5)?,
+            uri: row.get(6)?,
+            version: row.get(7)?,
+            headers: decode_headers(&row.get::<_, Vec<u8>>(8)?),
+            body: Body {
+                bytes: row.get(9)?,
+                size: row.get::<_, i64>(10)? as u64,
+            },
+        },
+        response,
+        ttfb_us: row.get(15)?,
+        duration_us: row.get(16)?,
+        error: row.get(17)?,
+        replay_of: row.get::<_, Option<String>>(18)?.map(ExchangeId),
+        verdict: verdict.and_then(|v: String| serde_json::from_str::<Verdict>(&v).ok()),
+    })
+}
+
+/// Headers as length-prefixed name/value pairs: exact bytes, order and duplicates kept.
+pub fn encode_headers(headers: &[Header]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(headers.iter().map(|(n, v)| n.len() + v.len() + 8).sum());
+    for (name, value) in headers {
+        out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+/// The inverse of [`encode_headers`]; a damaged tail is ignored.
+pub fn decode_headers(mut data: &[u8]) -> Vec<Header> {
+    fn take<'a>(data: &mut &'a [u8]) -> Option<&'a [u8]> {
+        let len = u32::from_le_bytes(data.get(..4)?.try_into().ok()?) as usize;
+        let chunk = data.get(4..4 + len)?;
+        *data = &data[4 + len..];
+        Some(chunk)
+    }
+    let mut headers = Vec::new();
+    while !data.is_empty() {
+        let (Some(name), Some(value)) = (take(&mut data), take(&mut data)) else {
+            break;
+        };
+        headers.push((String::from_utf8_lossy(name).into_owned(), value.to_vec()));
+    }
+    headers
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_round_trip_with_duplicates_and_binary_values() {
+        let headers = vec![
+            ("x-a".to_string(), b"1".to_vec()),
+            ("x-b".to_string(), vec![0xff, 0x00, b'z']),
+            ("x-a".to_string(), b"".to_vec()),
+        ];
+        assert_eq!(decode_headers(&encode_headers(&headers)), headers);
+    }
+}

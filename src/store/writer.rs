@@ -1,0 +1,126 @@
+//! The store's writer thread: batches inserts into transactions and applies retention.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+
+use rusqlite::Connection;
+use tokio::sync::{broadcast, oneshot};
+
+use super::{VerdictFn, schema};
+use crate::exchange::Exchange;
+
+/// Work for the writer thread.
+pub enum Op {
+    /// Record an exchange.
+    Insert(Box<Exchange>),
+    /// Delete every exchange.
+    Clear(oneshot::Sender<anyhow::Result<()>>),
+    /// Answer once everything before this is committed.
+    Flush(oneshot::Sender<anyhow::Result<()>>),
+}
+
+/// Largest number of operations committed in one transaction.
+const MAX_BATCH: usize = 256;
+
+/// Starts the writer thread on `conn`.
+pub fn spawn(
+    conn: Connection,
+    retain: usize,
+    verdict: Option<VerdictFn>,
+    events: broadcast::Sender<Arc<Exchange>>,
+) -> anyhow::Result<Sender<Op>> {
+    let count: i64 = conn.query_row("SELECT COUNT(*) FROM exchanges", [], |r| r.get(0))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    let mut writer = Writer {
+        conn,
+        retain: retain.max(1),
+        count: count as usize,
+        verdict,
+        events,
+    };
+    std::thread::Builder::new()
+        .name("hooktap-store".into())
+        .spawn(move || writer.run(rx))?;
+    Ok(tx)
+}
+
+struct Writer {
+    conn: Connection,
+    retain: usize,
+    count: usize,
+    verdict: Option<VerdictFn>,
+    events: broadcast::Sender<Arc<Exchange>>,
+}
+
+impl Writer {
+    fn run(&mut self, rx: Receiver<Op>) {
+        while let Ok(first) = rx.recv() {
+            let mut batch = vec![first];
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            self.apply(batch);
+        }
+    }
+
+    fn apply(&mut self, batch: Vec<Op>) {
+        let mut committed = Vec::new();
+        let mut replies = Vec::new();
+        let result = self.write(batch, &mut committed, &mut replies);
+        if let Err(err) = &result {
+            tracing::error!("could not write to the store: {err:#}");
+        }
+        for reply in replies {
+            let _ = reply.send(match &result {
+                Ok(()) => Ok(()),
+                Err(err) => Err(anyhow::anyhow!("{err:#}")),
+            });
+        }
+        if result.is_ok() {
+            for ex in committed {
+                let _ = self.events.send(Arc::new(ex));
+            }
+        }
+    }
+
+    fn write(
+        &mut self,
+        batch: Vec<Op>,
+        committed: &mut Vec<Exchange>,
+        replies: &mut Vec<oneshot::Sender<anyhow::Result<()>>>,
+    ) -> anyhow::Result<()> {
+        let tx = self.conn.transaction()?;
+        for op in batch {
+            match op {
+                Op::Insert(mut ex) => {
+                    if let Some(verdict) = &self.verdict {
+                        ex.verdict = verdict(&ex);
+                    }
+                    schema::insert(&tx, &ex)?;
+                    self.count += 1;
+                    committed.push(*ex);
+                }
+                Op::Clear(reply) => {
+                    tx.execute("DELETE FROM exchanges", [])?;
+                    self.count = 0;
+                    replies.push(reply);
+                }
+                Op::Flush(reply) => replies.push(reply),
+            }
+        }
+        if self.count > self.retain {
+            // Ids sort by time, so the smallest ids are the oldest records.
+            let excess = self.count - self.retain;
+            let deleted = tx.execute(
+                "DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY id LIMIT ?1)",
+                [excess as i64],
+            )?;
+            self.count -= deleted;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
