@@ -9,6 +9,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
+use tokio::sync::oneshot;
 
 use crate::exchange::Body;
 
@@ -37,26 +38,44 @@ pub trait BodySink: Send + Sync + 'static {
 
 /// A body that forwards `inner` and captures up to `cap` bytes of it.
 pub struct TeeBody<B> {
-    inner: B,
+    inner: Option<B>,
     captured: Vec<u8>,
     size: u64,
     cap: usize,
     sink: Option<Box<dyn BodySink>>,
+    reclaim: Option<oneshot::Sender<TeeBody<B>>>,
 }
 
 impl<B> TeeBody<B> {
     /// Wraps `inner`; `sink` gets the capture when the stream is over.
     pub fn new(inner: B, cap: usize, sink: Box<dyn BodySink>) -> Self {
         Self {
-            inner,
+            inner: Some(inner),
             captured: Vec::new(),
             size: 0,
             cap,
             sink: Some(sink),
+            reclaim: None,
         }
     }
 
+    /// Like [`TeeBody::new`], but if the body is dropped before its end while the receiver
+    /// is alive, the unread rest arrives there instead of being lost: when the app is
+    /// down, the request body is still read and recorded.
+    pub fn reclaimable(
+        inner: B,
+        cap: usize,
+        sink: Box<dyn BodySink>,
+    ) -> (Self, oneshot::Receiver<TeeBody<B>>) {
+        let (tx, rx) = oneshot::channel();
+        let mut body = Self::new(inner, cap, sink);
+        body.reclaim = Some(tx);
+        (body, rx)
+    }
+
     fn finish(&mut self, end: BodyEnd) {
+        // Once finished there is nothing left to reclaim: let a waiting receiver go.
+        self.reclaim = None;
         if let Some(sink) = self.sink.take() {
             let body = Body {
                 bytes: std::mem::take(&mut self.captured),
@@ -80,7 +99,10 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
+        let Some(inner) = this.inner.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(inner).poll_frame(cx) {
             Poll::Pending => Poll::Pending,
             Poll::Ready(None) => {
                 this.finish(BodyEnd::Complete);
@@ -99,13 +121,13 @@ where
                         let take = room.min(data.len());
                         if this.captured.capacity() == 0 {
                             // Size the buffer once from the first frame's hint.
-                            let hint = this.inner.size_hint().lower() as usize + data.len();
+                            let hint = this.size_hint().lower() as usize + data.len();
                             this.captured.reserve(hint.min(this.cap));
                         }
                         this.captured.extend_from_slice(&data[..take]);
                     }
                 }
-                if this.inner.is_end_stream() {
+                if this.is_end_stream() {
                     this.finish(BodyEnd::Complete);
                 }
                 Poll::Ready(Some(Ok(frame)))
@@ -114,16 +136,33 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
     }
 }
 
 impl<B> Drop for TeeBody<B> {
     fn drop(&mut self) {
+        if self.sink.is_some() {
+            if let (Some(reclaim), Some(inner)) = (self.reclaim.take(), self.inner.take()) {
+                let rest = TeeBody {
+                    inner: Some(inner),
+                    captured: std::mem::take(&mut self.captured),
+                    size: self.size,
+                    cap: self.cap,
+                    sink: self.sink.take(),
+                    reclaim: None,
+                };
+                // If nobody is waiting, the rest is dropped here and reports Abandoned.
+                let _ = reclaim.send(rest);
+                return;
+            }
+        }
         self.finish(BodyEnd::Abandoned);
     }
 }

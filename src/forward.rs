@@ -156,10 +156,17 @@ impl Forwarder {
         parts.uri = uri;
         parts.version = http::Version::HTTP_11;
         let sink = Box::new(Sink(recorder.clone(), Side::Request));
-        let body = TeeBody::new(body, self.config.capture_limit, sink).boxed_unsync();
-        let outbound = Request::from_parts(parts, body);
+        let (body, unread) = TeeBody::reclaimable(body, self.config.capture_limit, sink);
+        let outbound = Request::from_parts(parts, body.boxed_unsync());
 
-        match tokio::time::timeout(self.config.timeout, self.client.request(outbound)).await {
+        let result = tokio::time::timeout(self.config.timeout, self.client.request(outbound)).await;
+        if result.as_ref().is_ok_and(|r| r.is_ok()) {
+            drop(unread);
+        } else {
+            // The app never took the body: read it anyway so the record keeps the payload.
+            record_unread_body(unread).await;
+        }
+        match result {
             Ok(Ok(response)) => {
                 let (mut parts, body) = response.into_parts();
                 recorder.set_response(parts.status.as_u16(), header_list(&parts.headers));
@@ -187,6 +194,24 @@ impl Forwarder {
             }
         }
     }
+}
+
+/// How long to wait for the sender's unread body when the app failed.
+const UNREAD_BODY_WAIT: Duration = Duration::from_secs(10);
+
+async fn record_unread_body<B>(unread: tokio::sync::oneshot::Receiver<TeeBody<B>>)
+where
+    B: http_body::Body<Data = Bytes> + Unpin,
+    B::Error: Into<BoxError>,
+{
+    let drain = async {
+        let mut rest = unread.await.ok()?;
+        while let Some(frame) = rest.frame().await {
+            frame.ok()?;
+        }
+        Some(())
+    };
+    let _ = tokio::time::timeout(UNREAD_BODY_WAIT, drain).await;
 }
 
 /// A plain-text response of hooktap's own, one line naming the problem.
