@@ -148,20 +148,20 @@ where
 
 impl<B> Drop for TeeBody<B> {
     fn drop(&mut self) {
-        if self.sink.is_some() {
-            if let (Some(reclaim), Some(inner)) = (self.reclaim.take(), self.inner.take()) {
-                let rest = TeeBody {
-                    inner: Some(inner),
-                    captured: std::mem::take(&mut self.captured),
-                    size: self.size,
-                    cap: self.cap,
-                    sink: self.sink.take(),
-                    reclaim: None,
-                };
-                // If nobody is waiting, the rest is dropped here and reports Abandoned.
-                let _ = reclaim.send(rest);
-                return;
-            }
+        if self.sink.is_some()
+            && let (Some(reclaim), Some(inner)) = (self.reclaim.take(), self.inner.take())
+        {
+            let rest = TeeBody {
+                inner: Some(inner),
+                captured: std::mem::take(&mut self.captured),
+                size: self.size,
+                cap: self.cap,
+                sink: self.sink.take(),
+                reclaim: None,
+            };
+            // If nobody is waiting, the rest is dropped here and reports Abandoned.
+            let _ = reclaim.send(rest);
+            return;
         }
         self.finish(BodyEnd::Abandoned);
     }

@@ -245,7 +245,9 @@ mod tests {
             body: Body::default(),
         });
         assert!(!ex.failed());
-        ex.response.as_mut().map(|r| r.status = 302);
+        if let Some(r) = ex.response.as_mut() {
+            r.status = 302;
+        }
         assert!(ex.failed());
     }
 

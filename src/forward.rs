@@ -288,10 +288,10 @@ fn prepare_outbound_headers(headers: &mut HeaderMap, target: &Target, meta: &Req
     if !headers.contains_key("x-forwarded-proto") {
         headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
     }
-    if let Some(host) = original_host {
-        if !headers.contains_key("x-forwarded-host") {
-            headers.insert("x-forwarded-host", host);
-        }
+    if let Some(host) = original_host
+        && !headers.contains_key("x-forwarded-host")
+    {
+        headers.insert("x-forwarded-host", host);
     }
     // The app sees its own address as Host, as it would without hooktap in between:
     // frameworks that check allowed hosts accept localhost but not a relay's name.

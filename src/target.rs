@@ -133,6 +133,6 @@ mod tests {
             Target::parse("https://x.test"),
             Err(TargetError::Scheme(_))
         ));
-        assert!(matches!(Target::parse("localhost:5000"), Err(_)));
+        assert!(Target::parse("localhost:5000").is_err());
     }
 }

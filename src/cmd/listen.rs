@@ -57,7 +57,13 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
             _ = tokio::signal::ctrl_c() => break Ok(()),
             event = events.recv() => match event {
                 Ok(exchange) => {
-                    if let Err(err) = print_exchange(&exchange, args.json) {
+                    // Print everything already waiting in one write: one syscall per
+                    // burst instead of per request keeps the output up with the traffic.
+                    let mut text = line(&exchange, args.json);
+                    while let Ok(more) = events.try_recv() {
+                        text.push_str(&line(&more, args.json));
+                    }
+                    if let Err(err) = emit(text.as_bytes()) {
                         break Err(err.into());
                     }
                 }
@@ -74,11 +80,12 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     result
 }
 
-fn print_exchange(exchange: &Arc<Exchange>, json: bool) -> std::io::Result<()> {
-    let line = if json {
+fn line(exchange: &Arc<Exchange>, json: bool) -> String {
+    let mut line = if json {
         output::request_event(exchange).to_string()
     } else {
         output::log_line(exchange)
     };
-    emit(format!("{line}\n").as_bytes())
+    line.push('\n');
+    line
 }

@@ -19,6 +19,9 @@ pub use query::{Filter, LookupError, Summary};
 pub use schema::SCHEMA_VERSION;
 use writer::Op;
 
+/// New-exchange events buffered per subscriber before a slow one misses some.
+const EVENT_BUFFER: usize = 16 * 1024;
+
 /// Default number of exchanges kept.
 pub const DEFAULT_RETAIN: usize = 10_000;
 
@@ -102,7 +105,7 @@ impl Store {
                 (writer, reader)
             }
         };
-        let (events, _) = broadcast::channel(1024);
+        let (events, _) = broadcast::channel(EVENT_BUFFER);
         let ops = writer::spawn(writer_conn, options.retain, options.verdict, events.clone())?;
         Ok(Self {
             ops,
@@ -194,5 +197,72 @@ impl Reader {
     /// The exchange whose id starts with `prefix` (a unique prefix).
     pub fn get(&self, prefix: &str) -> Result<Exchange, LookupError> {
         query::get(&self.conn, prefix)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body, ExchangeId, RecordedRequest, Source};
+
+    fn exchange(path: &str) -> Exchange {
+        Exchange {
+            id: ExchangeId::generate(),
+            received_at_us: 1,
+            source: Source::Local,
+            public_url: None,
+            target: "http://127.0.0.1:1".into(),
+            request: RecordedRequest {
+                method: "POST".into(),
+                uri: path.into(),
+                version: "HTTP/1.1".into(),
+                headers: vec![("x".into(), b"y".to_vec())],
+                body: Body::full(b"{}".to_vec()),
+            },
+            response: None,
+            ttfb_us: None,
+            duration_us: 5,
+            error: Some("down".into()),
+            replay_of: None,
+            verdict: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn retention_keeps_the_newest() {
+        let store = Store::open(Options {
+            location: Location::Memory,
+            retain: 3,
+            verdict: None,
+        })
+        .unwrap();
+        for i in 0..5 {
+            store.record(exchange(&format!("/{i}")));
+        }
+        store.flush().await.unwrap();
+        let paths: Vec<_> = store
+            .list(&Filter::default())
+            .unwrap()
+            .into_iter()
+            .map(|s| s.path)
+            .collect();
+        assert_eq!(paths, ["/4", "/3", "/2"]);
+    }
+
+    #[tokio::test]
+    async fn a_file_store_is_read_back_by_a_read_only_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(Options {
+            location: Location::File(path.clone()),
+            retain: 10,
+            verdict: None,
+        })
+        .unwrap();
+        let ex = exchange("/a");
+        store.record(ex.clone());
+        store.flush().await.unwrap();
+        let reader = Store::open_read_only(&path).unwrap();
+        assert_eq!(reader.get(&ex.id.as_str()[..10]).unwrap(), ex);
     }
 }

@@ -227,3 +227,5 @@ pub async fn send(req: Request<Full<Bytes>>) -> (u16, http::HeaderMap, Bytes) {
     let body = within(body.collect()).await.unwrap().to_bytes();
     (parts.status.as_u16(), parts.headers, body)
 }
+
+pub mod cli;

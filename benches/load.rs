@@ -1,0 +1,157 @@
+//! A small load generator shared by the benchmarks: fixed connections, fixed body,
+//! requests per second and latency percentiles. Loopback only, bounded in time.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+
+/// Result of one load run.
+pub struct Run {
+    pub requests: u64,
+    pub elapsed: Duration,
+    pub latencies_us: Vec<u64>,
+}
+
+impl Run {
+    pub fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    pub fn percentile_us(&self, p: f64) -> u64 {
+        let mut sorted = self.latencies_us.clone();
+        sorted.sort_unstable();
+        if sorted.is_empty() {
+            return 0;
+        }
+        let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+        sorted[index]
+    }
+}
+
+/// `connections` keep-alive HTTP/1.1 connections to `addr`, each POSTing `body` to `path`
+/// back to back for `duration`.
+pub fn run_load(
+    addr: SocketAddr,
+    path: &str,
+    body: Bytes,
+    connections: usize,
+    duration: Duration,
+) -> Run {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async move {
+        let deadline = Instant::now() + duration;
+        let started = Instant::now();
+        let workers: Vec<_> = (0..connections)
+            .map(|_| {
+                let body = body.clone();
+                let path = path.to_string();
+                tokio::spawn(async move {
+                    let stream = TcpStream::connect(addr).await.expect("connect");
+                    stream.set_nodelay(true).unwrap();
+                    let (mut send, conn) =
+                        hyper::client::conn::http1::handshake(TokioIo::new(stream))
+                            .await
+                            .expect("handshake");
+                    tokio::spawn(conn);
+                    let mut latencies = Vec::new();
+                    while Instant::now() < deadline {
+                        let req = Request::post(&path)
+                            .header("host", addr.to_string())
+                            .header("content-type", "application/json")
+                            .body(Full::new(body.clone()))
+                            .unwrap();
+                        let t = Instant::now();
+                        let response = send.send_request(req).await.expect("request");
+                        assert!(
+                            response.status().is_success(),
+                            "status {}",
+                            response.status()
+                        );
+                        response.into_body().collect().await.expect("body");
+                        latencies.push(t.elapsed().as_micros() as u64);
+                    }
+                    latencies
+                })
+            })
+            .collect();
+        let mut latencies_us = Vec::new();
+        for worker in workers {
+            latencies_us.extend(worker.await.unwrap());
+        }
+        Run {
+            requests: latencies_us.len() as u64,
+            elapsed: started.elapsed(),
+            latencies_us,
+        }
+    })
+}
+
+/// A minimal app on its own thread and runtime: answers every request 200 with a small
+/// JSON body after reading the request body.
+pub fn start_app() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = TcpListener::from_std(listener).unwrap();
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                stream.set_nodelay(true).unwrap();
+                tokio::spawn(async move {
+                    let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
+                        let body = req
+                            .into_body()
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes().len())
+                            .unwrap_or(0);
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!(
+                            "{{\"ok\":{body}}}"
+                        )))))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    addr
+}
+
+/// A 1 KiB JSON body.
+pub fn json_body(size: usize) -> Bytes {
+    let mut text = String::from("{\"type\":\"invoice.paid\",\"data\":\"");
+    while text.len() < size - 2 {
+        text.push('x');
+    }
+    text.push_str("\"}");
+    Bytes::from(text)
+}
+
+/// Peak resident memory of process `pid` in MiB.
+pub fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib / 1024.0)
+}
