@@ -18,7 +18,16 @@ fn main() {
     let duration = Duration::from_secs(secs);
     let app = load::start_app();
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_hooktap"))
+    // HOOKTAP_BENCH_WRAPPER runs hooktap under a profiler, e.g.
+    // "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.out".
+    let wrapper = std::env::var("HOOKTAP_BENCH_WRAPPER").unwrap_or_default();
+    let mut command = wrapper
+        .split_whitespace()
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    command.push(env!("CARGO_BIN_EXE_hooktap").to_string());
+    let mut child = Command::new(&command[0])
+        .args(&command[1..])
         .args([
             "listen",
             &app.port().to_string(),
@@ -42,10 +51,13 @@ fn main() {
     let body = load::json_body(1024);
     // Warm both paths (connection pools, SQLite pages).
     load::run_load(app, "/hook", body.clone(), 4, Duration::from_millis(300));
-    load::run_load(via, "/hook", body.clone(), 4, Duration::from_millis(300));
+    let warm = load::run_load(via, "/hook", body.clone(), 4, Duration::from_millis(300));
 
     let direct = load::run_load(app, "/hook", body.clone(), 32, duration);
+    let cpu_before = load::cpu_time_us(child.id());
     let proxied = load::run_load(via, "/hook", body.clone(), 32, duration);
+    let cpu_per_request =
+        (load::cpu_time_us(child.id()) - cpu_before) as f64 / proxied.requests as f64;
     let direct_1 = load::run_load(app, "/hook", body.clone(), 1, duration);
     let proxied_1 = load::run_load(via, "/hook", body.clone(), 1, duration);
 
@@ -56,6 +68,7 @@ fn main() {
         proxied.rps(),
         100.0 * proxied.rps() / direct.rps()
     );
+    println!("hooktap CPU per request @32 conns: {cpu_per_request:.1} µs");
     for (name, p) in [("p50", 0.50), ("p99", 0.99)] {
         let d = direct_1.percentile_us(p);
         let v = proxied_1.percentile_us(p);
@@ -68,6 +81,9 @@ fn main() {
         "hooktap peak memory: {:.1} MiB",
         load::peak_rss_mib(child.id())
     );
-    let _ = child.kill();
+    // Ctrl-C, so hooktap (and a profiler around it) exits cleanly.
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
     let _ = child.wait();
 }

@@ -3,11 +3,12 @@
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use anyhow::Context;
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -15,6 +16,7 @@ use tracing::{Instrument, debug, info_span};
 
 use crate::exchange::Source;
 use crate::forward::{Forwarder, RequestMeta};
+use crate::upstream::Upstream;
 
 /// The capture listener, bound and ready to [`run`](CaptureServer::run).
 pub struct CaptureServer {
@@ -66,18 +68,23 @@ impl CaptureServer {
             let _ = stream.set_nodelay(true);
             let forwarder = self.forwarder.clone();
             let shutdown = shutdown.clone();
+            let upstream = Arc::new(Upstream::new());
             tracker.spawn(
                 async move {
                     let service = service_fn(move |req| {
                         let forwarder = forwarder.clone();
+                        let upstream = upstream.clone();
                         async move {
                             let mut meta = RequestMeta::new(Source::Local);
                             meta.peer = Some(peer);
+                            meta.upstream = Some(upstream);
                             Ok::<_, Infallible>(forwarder.forward(req, meta).await)
                         }
                     });
-                    let builder = auto::Builder::new(TokioExecutor::new());
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    // HTTP/1.1 only: webhook senders speak it, and it pairs each inbound
+                    // connection with one connection to the app (see `upstream`).
+                    let conn =
+                        http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                     tokio::pin!(conn);
                     tokio::select! {
                         result = conn.as_mut() => {

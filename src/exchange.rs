@@ -47,6 +47,41 @@ impl ExchangeId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id for the 60-bit number `value` (how the store keeps ids).
+    pub fn from_u64(value: u64) -> Self {
+        Self(encode_id(value))
+    }
+
+    /// The number behind the id, if it is a well-formed id.
+    pub fn to_u64(&self) -> Option<u64> {
+        if self.0.len() != ID_LEN {
+            return None;
+        }
+        self.0
+            .bytes()
+            .try_fold(0u64, |acc, b| Some((acc << 5) | digit(b)?))
+    }
+
+    /// The range of numbers `[start, end)` whose ids start with `prefix` (case-insensitive),
+    /// or `None` when `prefix` is empty, too long or not made of id characters.
+    pub fn prefix_range(prefix: &str) -> Option<(u64, u64)> {
+        if prefix.is_empty() || prefix.len() > ID_LEN {
+            return None;
+        }
+        let value = prefix.bytes().try_fold(0u64, |acc, b| {
+            Some((acc << 5) | digit(b.to_ascii_lowercase())?)
+        })?;
+        let shift = 5 * (ID_LEN - prefix.len()) as u32;
+        Some((value << shift, (value + 1) << shift))
+    }
+}
+
+fn digit(byte: u8) -> Option<u64> {
+    ID_ALPHABET
+        .iter()
+        .position(|&c| c == byte)
+        .map(|d| d as u64)
 }
 
 fn encode_id(value: u64) -> String {
@@ -233,6 +268,19 @@ mod tests {
             "ids must strictly increase"
         );
         assert!(ids.iter().all(|id| id.0.len() == ID_LEN));
+    }
+
+    #[test]
+    fn ids_round_trip_through_numbers_and_prefixes_cover_them() {
+        let id = ExchangeId::generate();
+        let n = id.to_u64().unwrap();
+        assert_eq!(ExchangeId::from_u64(n), id);
+        let (start, end) = ExchangeId::prefix_range(&id.as_str()[..5].to_uppercase()).unwrap();
+        assert!(start <= n && n < end);
+        assert_eq!(ExchangeId::prefix_range(id.as_str()), Some((n, n + 1)));
+        assert_eq!(ExchangeId::prefix_range("../x"), None);
+        assert_eq!(ExchangeId::prefix_range("u"), None, "not a Crockford digit");
+        assert_eq!(ExchangeId::prefix_range(""), None);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::exchange::{
 };
 use crate::store::Store;
 use crate::target::Target;
+use crate::upstream::{Upstream, UpstreamError};
 
 /// Default time the app may take to send its response headers.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -54,6 +55,9 @@ pub struct RequestMeta {
     pub replay_of: Option<ExchangeId>,
     /// Send to this target instead of the configured one.
     pub target: Option<Target>,
+    /// The inbound connection's own connection to the app (HTTP/1.1 capture); `None`
+    /// uses the shared pool.
+    pub upstream: Option<Arc<Upstream>>,
 }
 
 impl RequestMeta {
@@ -66,6 +70,7 @@ impl RequestMeta {
             received_at_us: None,
             replay_of: None,
             target: None,
+            upstream: None,
         }
     }
 }
@@ -153,13 +158,42 @@ impl Forwarder {
         });
 
         prepare_outbound_headers(&mut parts.headers, &target, &meta);
-        parts.uri = uri;
         parts.version = http::Version::HTTP_11;
         let sink = Box::new(Sink(recorder.clone(), Side::Request));
         let (body, unread) = TeeBody::reclaimable(body, self.config.capture_limit, sink);
-        let outbound = Request::from_parts(parts, body.boxed_unsync());
+        let upstream = meta.upstream.as_ref().filter(|_| meta.target.is_none());
+        let send = async {
+            match upstream {
+                Some(upstream) => {
+                    // A direct connection takes the origin form: `/path?query`.
+                    parts.uri = uri.path_and_query().map_or_else(
+                        || http::Uri::from_static("/"),
+                        |pq| http::Uri::from(pq.clone()),
+                    );
+                    let outbound = Request::from_parts(parts, body.boxed_unsync());
+                    upstream
+                        .send(&target, outbound)
+                        .await
+                        .map_err(|err| match err {
+                            UpstreamError::Connect(e) => SendFailure::Connect(format!("{:#}", e)),
+                            UpstreamError::Send(e) => SendFailure::Other(root_cause(&e)),
+                        })
+                }
+                None => {
+                    parts.uri = uri;
+                    let outbound = Request::from_parts(parts, body.boxed_unsync());
+                    self.client.request(outbound).await.map_err(|err| {
+                        if err.is_connect() {
+                            SendFailure::Connect(root_cause(&err))
+                        } else {
+                            SendFailure::Other(root_cause(&err))
+                        }
+                    })
+                }
+            }
+        };
 
-        let result = tokio::time::timeout(self.config.timeout, self.client.request(outbound)).await;
+        let result = tokio::time::timeout(self.config.timeout, send).await;
         if result.as_ref().is_ok_and(|r| r.is_ok()) {
             drop(unread);
         } else {
@@ -176,10 +210,13 @@ impl Forwarder {
                 Response::from_parts(parts, body)
             }
             Ok(Err(err)) => {
-                let reason = if err.is_connect() {
-                    format!("could not reach the app at {target}: {}", root_cause(&err))
-                } else {
-                    format!("the app at {target} failed to answer: {}", root_cause(&err))
+                let reason = match err {
+                    SendFailure::Connect(cause) => {
+                        format!("could not reach the app at {target}: {cause}")
+                    }
+                    SendFailure::Other(cause) => {
+                        format!("the app at {target} failed to answer: {cause}")
+                    }
                 };
                 recorder.fail(reason.clone());
                 error_response(StatusCode::BAD_GATEWAY, &reason)
@@ -194,6 +231,14 @@ impl Forwarder {
             }
         }
     }
+}
+
+/// Why a request did not get a response from the app.
+enum SendFailure {
+    /// The app could not be reached.
+    Connect(String),
+    /// It was reached but did not answer.
+    Other(String),
 }
 
 /// How long to wait for the sender's unread body when the app failed.
@@ -244,29 +289,37 @@ pub fn header_list(headers: &HeaderMap) -> Vec<Header> {
         .collect()
 }
 
+const KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+const PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+
 /// Removes hop-by-hop headers (RFC 9110 §7.6.1): the fixed set and those named by
 /// `Connection`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
     for name in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
+        header::CONNECTION,
+        KEEP_ALIVE,
+        PROXY_CONNECTION,
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
     ] {
         headers.remove(name);
     }
@@ -277,21 +330,21 @@ fn prepare_outbound_headers(headers: &mut HeaderMap, target: &Target, meta: &Req
     strip_hop_by_hop(headers);
     if let Some(peer) = meta.peer {
         let ip = peer.ip().to_string();
-        let value = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
             Some(existing) => format!("{existing}, {ip}"),
             None => ip,
         };
         if let Ok(value) = HeaderValue::try_from(value) {
-            headers.insert("x-forwarded-for", value);
+            headers.insert(X_FORWARDED_FOR, value);
         }
     }
-    if !headers.contains_key("x-forwarded-proto") {
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    if !headers.contains_key(X_FORWARDED_PROTO) {
+        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
     }
     if let Some(host) = original_host
-        && !headers.contains_key("x-forwarded-host")
+        && !headers.contains_key(X_FORWARDED_HOST)
     {
-        headers.insert("x-forwarded-host", host);
+        headers.insert(X_FORWARDED_HOST, host);
     }
     // The app sees its own address as Host, as it would without hooktap in between:
     // frameworks that check allowed hosts accept localhost but not a relay's name.

@@ -19,3 +19,4 @@ pub mod output;
 pub mod signature;
 pub mod store;
 pub mod target;
+pub mod upstream;

@@ -6,7 +6,10 @@ use std::fmt::Write as _;
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use crate::exchange::{Body, Exchange, Header, format_time};
+use serde::Serialize;
+
+use crate::exchange::{Body, Exchange, ExchangeId, Header, Source, format_time};
+use crate::signature::Verdict;
 use crate::store::Summary;
 
 /// A byte count for people: `512 B`, `1.2 KiB`, `20.0 MiB`.
@@ -67,22 +70,47 @@ pub fn log_line(ex: &Exchange) -> String {
 }
 
 /// The NDJSON `request` event.
+#[derive(Serialize)]
+pub struct RequestEvent<'a> {
+    event: &'static str,
+    id: &'a ExchangeId,
+    time: String,
+    source: Source,
+    method: &'a str,
+    path: &'a str,
+    status: Option<u16>,
+    duration_ms: f64,
+    request_size: u64,
+    response_size: Option<u64>,
+    error: Option<&'a str>,
+    replay_of: Option<&'a ExchangeId>,
+    verdict: Option<&'a Verdict>,
+}
+
+impl<'a> RequestEvent<'a> {
+    /// The event for `ex`.
+    pub fn new(ex: &'a Exchange) -> Self {
+        Self {
+            event: "request",
+            id: &ex.id,
+            time: format_time(ex.received_at_us),
+            source: ex.source,
+            method: &ex.request.method,
+            path: &ex.request.uri,
+            status: ex.status(),
+            duration_ms: ex.duration_us as f64 / 1000.0,
+            request_size: ex.request.body.size,
+            response_size: ex.response.as_ref().map(|r| r.body.size),
+            error: ex.error.as_deref(),
+            replay_of: ex.replay_of.as_ref(),
+            verdict: ex.verdict.as_ref(),
+        }
+    }
+}
+
+/// The NDJSON `request` event as a JSON value.
 pub fn request_event(ex: &Exchange) -> Value {
-    json!({
-        "event": "request",
-        "id": ex.id,
-        "time": format_time(ex.received_at_us),
-        "source": ex.source,
-        "method": ex.request.method,
-        "path": ex.request.uri,
-        "status": ex.status(),
-        "duration_ms": ex.duration_us as f64 / 1000.0,
-        "request_size": ex.request.body.size,
-        "response_size": ex.response.as_ref().map(|r| r.body.size),
-        "error": ex.error,
-        "replay_of": ex.replay_of,
-        "verdict": ex.verdict,
-    })
+    serde_json::to_value(RequestEvent::new(ex)).unwrap_or(Value::Null)
 }
 
 fn headers_json(headers: &[Header]) -> Value {

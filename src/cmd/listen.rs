@@ -82,7 +82,8 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
 
 fn line(exchange: &Arc<Exchange>, json: bool) -> String {
     let mut line = if json {
-        output::request_event(exchange).to_string()
+        serde_json::to_string(&output::RequestEvent::new(exchange))
+            .expect("an event always serialises")
     } else {
         output::log_line(exchange)
     };

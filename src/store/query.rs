@@ -4,7 +4,7 @@ use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value};
 use serde::Serialize;
 
 use super::schema;
-use crate::exchange::{Exchange, Source};
+use crate::exchange::{Exchange, ExchangeId, Source};
 use crate::signature::Verdict;
 
 /// What to list. The default lists everything, newest first.
@@ -97,7 +97,7 @@ pub fn list(conn: &Connection, filter: &Filter) -> anyhow::Result<Vec<Summary>> 
         let received_at_us: i64 = row.get(1)?;
         let verdict: Option<String> = row.get(11)?;
         Ok(Summary {
-            id: row.get(0)?,
+            id: ExchangeId::from_u64(row.get::<_, i64>(0)? as u64).0,
             time: crate::exchange::format_time(received_at_us),
             received_at_us,
             source: Source::parse(&source).unwrap_or(Source::Local),
@@ -117,15 +117,13 @@ pub fn list(conn: &Connection, filter: &Filter) -> anyhow::Result<Vec<Summary>> 
 
 pub fn get(conn: &Connection, prefix: &str) -> Result<Exchange, LookupError> {
     let prefix = prefix.trim().to_ascii_lowercase();
-    if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+    let Some((start, end)) = ExchangeId::prefix_range(&prefix) else {
         return Err(LookupError::Malformed(prefix));
-    }
-    // Every id character sorts below '~', so this range is exactly the ids with the prefix.
-    let upper = format!("{prefix}~");
+    };
     let mut stmt =
         conn.prepare_cached("SELECT id FROM exchanges WHERE id >= ?1 AND id < ?2 LIMIT 3")?;
-    let ids: Vec<String> = stmt
-        .query_map([&prefix, &upper], |r| r.get(0))?
+    let ids: Vec<i64> = stmt
+        .query_map([start as i64, end as i64], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     match ids.as_slice() {
         [] => Err(LookupError::NotFound(prefix)),
@@ -135,6 +133,13 @@ pub fn get(conn: &Connection, prefix: &str) -> Result<Exchange, LookupError> {
                 .optional()?
                 .ok_or(LookupError::NotFound(prefix))
         }
-        [a, b, ..] => Err(LookupError::Ambiguous(prefix, format!("{a}, {b}"))),
+        [a, b, ..] => Err(LookupError::Ambiguous(
+            prefix,
+            format!(
+                "{}, {}",
+                ExchangeId::from_u64(*a as u64),
+                ExchangeId::from_u64(*b as u64)
+            ),
+        )),
     }
 }

@@ -13,7 +13,7 @@ pub const SCHEMA_VERSION: i64 = 1;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS exchanges (
-    id             TEXT PRIMARY KEY,
+    id             INTEGER PRIMARY KEY, -- the 60-bit number behind the text id (the rowid)
     received_at_us INTEGER NOT NULL,
     source         TEXT NOT NULL,
     public_url     TEXT,
@@ -89,7 +89,7 @@ pub fn insert(conn: &Connection, ex: &Exchange) -> rusqlite::Result<()> {
     )?;
     let resp = ex.response.as_ref();
     stmt.execute(params![
-        ex.id.as_str(),
+        ex.id.to_u64().map(|n| n as i64),
         ex.received_at_us,
         ex.source.as_str(),
         ex.public_url,
@@ -137,7 +137,7 @@ pub fn from_row(row: &Row<'_>) -> rusqlite::Result<Exchange> {
     };
     let verdict: Option<String> = row.get(19)?;
     Ok(Exchange {
-        id: ExchangeId(row.get(0)?),
+        id: ExchangeId::from_u64(row.get::<_, i64>(0)? as u64),
         received_at_us: row.get(1)?,
         source: Source::parse(&source).unwrap_or(Source::Local),
         public_url: row.get(3)?,

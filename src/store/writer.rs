@@ -1,7 +1,8 @@
 //! The store's writer thread: batches inserts into transactions and applies retention.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{broadcast, oneshot};
@@ -18,6 +19,9 @@ pub enum Op {
     /// Answer once everything before this is committed.
     Flush(oneshot::Sender<anyhow::Result<()>>),
 }
+
+/// How long the writer waits for more records before committing a batch.
+const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(2);
 
 /// Largest number of operations committed in one transaction.
 const MAX_BATCH: usize = 256;
@@ -55,11 +59,20 @@ struct Writer {
 impl Writer {
     fn run(&mut self, rx: Receiver<Op>) {
         while let Ok(first) = rx.recv() {
+            // Group commit: a commit costs far more than a row (WAL frames, checksums), so
+            // wait a moment for company. Only the record's appearance is delayed, never a
+            // delivery; a flush or clear commits at once.
+            let deadline = Instant::now() + GROUP_COMMIT_WINDOW;
+            let mut urgent = !matches!(first, Op::Insert(_));
             let mut batch = vec![first];
-            while batch.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(op) => batch.push(op),
-                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+            while batch.len() < MAX_BATCH && !urgent {
+                let wait = deadline.saturating_duration_since(Instant::now());
+                match rx.recv_timeout(wait) {
+                    Ok(op) => {
+                        urgent = !matches!(op, Op::Insert(_));
+                        batch.push(op);
+                    }
+                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
             self.apply(batch);
