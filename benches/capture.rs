@@ -78,6 +78,10 @@ fn main() {
         );
     }
     println!(
+        "requests through hooktap in this run: {}",
+        proxied.requests + proxied_1.requests + warm.requests
+    );
+    println!(
         "hooktap peak memory: {:.1} MiB",
         load::peak_rss_mib(child.id())
     );
