@@ -23,6 +23,10 @@ pub enum Command {
     Requests(RequestsArgs),
     /// Show one recorded request and its response.
     Show(ShowArgs),
+    /// Send recorded requests again, to the same app or another, and record the results.
+    Replay(crate::cli_replay::ReplayArgs),
+    /// Compare two recorded exchanges (a replay with its original by default).
+    Diff(crate::cli_replay::DiffArgs),
 }
 
 /// Where the store is, shared by every command that reads or writes it.

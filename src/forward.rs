@@ -58,6 +58,9 @@ pub struct RequestMeta {
     /// The inbound connection's own connection to the app (HTTP/1.1 capture); `None`
     /// uses the shared pool.
     pub upstream: Option<Arc<Upstream>>,
+    /// Record the exchange under this id (a replay picks its own to find its record);
+    /// `None` makes a new one.
+    pub id: Option<ExchangeId>,
 }
 
 impl RequestMeta {
@@ -71,6 +74,7 @@ impl RequestMeta {
             replay_of: None,
             target: None,
             upstream: None,
+            id: None,
         }
     }
 }
@@ -132,7 +136,7 @@ impl Forwarder {
             .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string());
         let uri = target.join(&path_and_query);
         let exchange = Exchange {
-            id: ExchangeId::generate(),
+            id: meta.id.clone().unwrap_or_else(ExchangeId::generate),
             received_at_us,
             source: meta.source,
             public_url: meta.public_url.clone(),

@@ -12,10 +12,14 @@
 pub mod body;
 pub mod capture;
 pub mod cli;
+pub mod cli_replay;
 pub mod cmd;
+pub mod diff;
 pub mod exchange;
 pub mod forward;
 pub mod output;
+pub mod replay;
+pub mod select;
 pub mod signature;
 pub mod store;
 pub mod target;

@@ -1,6 +1,8 @@
 //! The subcommands: each turns parsed arguments into work and output.
 
+mod diff;
 mod listen;
+mod replay;
 mod requests;
 
 use std::io::Write;
@@ -21,6 +23,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listen(args) => listen(args).await,
         Command::Requests(args) => requests::requests(args),
         Command::Show(args) => requests::show(args),
+        Command::Replay(args) => replay::replay(args).await,
+        Command::Diff(args) => diff::diff(args),
     }
 }
 

@@ -229,3 +229,4 @@ pub async fn send(req: Request<Full<Bytes>>) -> (u16, http::HeaderMap, Bytes) {
 }
 
 pub mod cli;
+pub mod replay;

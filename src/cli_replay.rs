@@ -1,0 +1,154 @@
+//! Command-line definitions for `replay`, `diff` and `export` (clap derive only).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{ArgGroup, Args};
+
+use crate::cli::{StoreArgs, parse_duration};
+
+/// Which recorded requests a command works on.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SelectArgs {
+    /// Request ids, or unique prefixes of them.
+    #[arg(value_name = "ID")]
+    pub ids: Vec<String>,
+
+    /// Only failed requests: no response, or a status outside 200-299.
+    #[arg(long)]
+    pub failed: bool,
+
+    /// Only requests whose path starts with P (e.g. /webhooks).
+    #[arg(long, value_name = "P")]
+    pub path: Option<String>,
+
+    /// Only requests received since T: a duration ago (10m, 2h) or a time
+    /// (2026-11-24T10:00:00Z).
+    #[arg(long, value_name = "T", value_parser = crate::select::parse_since)]
+    pub since: Option<i64>,
+}
+
+impl SelectArgs {
+    /// The selection these flags describe.
+    pub fn selection(&self) -> crate::select::Selection {
+        crate::select::Selection {
+            ids: self.ids.clone(),
+            failed: self.failed,
+            path: self.path.clone(),
+            since_us: self.since,
+        }
+    }
+}
+
+/// `hooktap replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Send to this app instead of where each request first went: a port (5000) or an
+    /// http:// URL; the original path is joined onto it.
+    #[arg(long, value_name = "URL")]
+    pub to: Option<String>,
+
+    /// Start at most N replays a second (e.g. 5/s, 5, 30/m).
+    #[arg(long, value_name = "N/s", value_parser = parse_rate)]
+    pub rate: Option<f64>,
+
+    /// How many replays may be in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+
+    /// How long the app may take to answer each replay (e.g. 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    /// Print one JSON object per replay instead of a line.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `hooktap diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// A request id (or prefix). Alone: a replay, compared with its original.
+    #[arg(value_name = "ID")]
+    pub id: String,
+
+    /// A second request to compare the first with.
+    #[arg(value_name = "ID2")]
+    pub other: Option<String>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `hooktap export`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("format").required(true).args(["har", "curl", "fixture"])))]
+pub struct ExportArgs {
+    /// HAR 1.2, for browsers' developer tools and HTTP tools.
+    #[arg(long)]
+    pub har: bool,
+
+    /// One curl command per request that sends it again byte for byte.
+    #[arg(long)]
+    pub curl: bool,
+
+    /// A fixture (JSON, bodies in base64) that `hooktap replay --from-file` sends again.
+    #[arg(long)]
+    pub fixture: bool,
+
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// Keep Authorization, Cookie, Proxy-Authorization and configured secrets as they are.
+    #[arg(long)]
+    pub no_redact: bool,
+
+    /// Write to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// Parses `--rate`: `5/s`, `5`, `30/m`, `0.5/s`.
+pub fn parse_rate(text: &str) -> Result<f64, String> {
+    let text = text.trim();
+    let (number, per) = match text.split_once('/') {
+        Some((n, unit)) => (n.trim(), unit.trim()),
+        None => (text, "s"),
+    };
+    let seconds = match per {
+        "s" | "sec" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("'{text}': use a rate like 5/s, 30/m or 100/h")),
+    };
+    let n: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a rate: use e.g. 5/s or 30/m"))?;
+    if !n.is_finite() || n <= 0.0 {
+        return Err("the rate must be more than zero".into());
+    }
+    Ok(n / seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse() {
+        assert_eq!(parse_rate("5/s"), Ok(5.0));
+        assert_eq!(parse_rate("2"), Ok(2.0));
+        assert_eq!(parse_rate("30/m"), Ok(0.5));
+        assert!(parse_rate("0/s").is_err());
+        assert!(parse_rate("fast").is_err());
+    }
+}

@@ -1,0 +1,161 @@
+//! `hooktap replay`: resend recorded requests (or a fixture's) and report each result.
+
+use serde_json::json;
+
+use super::{UsageError, emit, store_location};
+use crate::cli_replay::ReplayArgs;
+use crate::exchange::ExchangeId;
+use crate::forward::{ForwardConfig, Forwarder};
+use crate::output::human_duration_us;
+use crate::replay::{Job, Pacer, ReplayError, Replayed, replay_all};
+use crate::select::select;
+use crate::store::{Location, Options, Store};
+use crate::target::Target;
+
+/// Counts what went wrong, for the exit status.
+#[derive(Default)]
+struct Tally {
+    total: usize,
+    bad: usize,
+}
+
+/// Runs `hooktap replay`.
+pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
+    let to = match &args.to {
+        Some(text) => Some(Target::parse(text).map_err(|e| UsageError(format!("--to: {e}")))?),
+        None => None,
+    };
+    let selection = args.select.selection();
+    if selection.is_everything() {
+        return Err(UsageError(
+            "say which requests to replay: IDs, --failed, --path or --since".into(),
+        )
+        .into());
+    }
+    let store = open_store(&args)?;
+    let forwarder = Forwarder::new(
+        ForwardConfig {
+            // Every replay names its own target; this one is never used.
+            target: to
+                .clone()
+                .unwrap_or_else(|| Target::parse("80").expect("80 is a valid port")),
+            timeout: args.timeout,
+            capture_limit: crate::forward::DEFAULT_CAPTURE_LIMIT,
+        },
+        store.clone(),
+    );
+    let pacer = Pacer::new(args.rate);
+    let mut tally = Tally::default();
+
+    {
+        let ids = select(&store, &selection)?;
+        if ids.is_empty() {
+            eprintln!("nothing to replay: no recorded request matches");
+            return Ok(());
+        }
+        let jobs: Vec<Job> = ids.into_iter().map(|id| (id, None)).collect();
+        let load = |id: &ExchangeId| store.get(id.as_str()).map_err(|e| e.to_string());
+        replay_all(
+            &forwarder,
+            jobs,
+            to.as_ref(),
+            usize::from(args.concurrency),
+            &pacer,
+            load,
+            |id, outcome| report(&mut tally, args.json, Outcome::Recorded(id, outcome)),
+        )
+        .await;
+    }
+    store.flush().await?;
+    if tally.bad > 0 {
+        anyhow::bail!(
+            "{} of {} replays failed or were not sent",
+            tally.bad,
+            tally.total
+        );
+    }
+    Ok(())
+}
+
+fn open_store(args: &ReplayArgs) -> anyhow::Result<Store> {
+    let location = store_location(&args.store)?;
+    match &location {
+        Location::Memory => {
+            return Err(UsageError(
+                "--store :memory: keeps nothing between runs, so there is nothing to replay; pass the file `listen` used".into(),
+            )
+            .into());
+        }
+        Location::File(path) if !path.exists() => {
+            anyhow::bail!(
+                "no store at {}: run `hooktap listen` first, or pass --store PATH",
+                path.display()
+            );
+        }
+        _ => {}
+    }
+    // This process writes its replays beside a running `listen` (SQLite WAL allows it);
+    // retention is left to `listen`, so this writer never prunes.
+    Store::open(Options {
+        location,
+        retain: usize::MAX,
+        verdict: None,
+    })
+}
+
+/// One result to print.
+pub enum Outcome<'a> {
+    /// A replay of a recorded exchange.
+    Recorded(&'a ExchangeId, Result<Replayed, ReplayError>),
+}
+
+fn report(tally: &mut Tally, as_json: bool, outcome: Outcome<'_>) {
+    let (original, result) = match outcome {
+        Outcome::Recorded(id, result) => (id.to_string(), result),
+    };
+    tally.total += 1;
+    let line = match &result {
+        Ok(done) => {
+            let ex = &done.exchange;
+            if ex.failed() {
+                tally.bad += 1;
+            }
+            let differs = done.differs.map(|d| if d { "differs" } else { "same" });
+            if as_json {
+                json!({
+                    "original": original,
+                    "id": ex.id,
+                    "status": ex.status(),
+                    "duration_ms": ex.duration_us as f64 / 1000.0,
+                    "differs": done.differs,
+                    "error": ex.error,
+                })
+                .to_string()
+            } else {
+                let status = ex
+                    .status()
+                    .map_or_else(|| "ERR".to_string(), |s| s.to_string());
+                let mut line = format!(
+                    "{original} -> {}  {status}  {}  {}",
+                    ex.id,
+                    human_duration_us(ex.duration_us),
+                    differs.unwrap_or("-")
+                );
+                if let Some(error) = &ex.error {
+                    line.push_str(&format!("  error: {error}"));
+                }
+                line
+            }
+        }
+        Err(err) => {
+            tally.bad += 1;
+            if as_json {
+                json!({ "original": original, "id": null, "error": err.to_string() }).to_string()
+            } else {
+                format!("{original} {err}")
+            }
+        }
+    };
+    // A closed stdout (piped into `head`) must not stop the replays already promised.
+    let _ = emit(format!("{line}\n").as_bytes());
+}

@@ -1,0 +1,265 @@
+//! Replaying recorded requests through the same [`Forwarder`] as live traffic: refusal
+//! checks, target resolution, pacing and concurrency. Each replay is recorded as a new
+//! exchange with `replay_of` set.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::header::{HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+use http_body_util::{BodyExt, Full};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
+
+use crate::diff::responses_differ;
+use crate::exchange::{Exchange, ExchangeId, RecordedRequest, RecordedResponse, Source};
+use crate::forward::{Forwarder, RequestMeta};
+use crate::output::human_size;
+use crate::target::Target;
+
+/// How long a replay may take beyond the forwarder's own timeout before it is given up.
+const RECORD_GRACE: Duration = Duration::from_secs(30);
+
+/// Why a request was not replayed or its replay was not recorded.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    /// The record cannot be sent again as it was; the sentence says why.
+    #[error("not replayed: {0}")]
+    Refused(String),
+    /// The replay was sent but its record did not appear.
+    #[error("the replay was sent but its record did not appear: {0}")]
+    Lost(String),
+}
+
+/// The outcome of one replay.
+#[derive(Clone, Debug)]
+pub struct Replayed {
+    /// The record that was replayed (or the fixture entry's id).
+    pub original: ExchangeId,
+    /// The new record.
+    pub exchange: Arc<Exchange>,
+    /// Whether the response differs from the original's (status or body); `None` when
+    /// there is nothing to compare with.
+    pub differs: Option<bool>,
+}
+
+/// Why `ex` cannot be replayed as recorded, if it cannot.
+pub fn check(ex: &Exchange) -> Option<String> {
+    let body = &ex.request.body;
+    if body.truncated() {
+        return Some(format!(
+            "its body was cut at the capture limit (stored {} of {}), so the app would get a different request",
+            human_size(body.bytes.len() as u64),
+            human_size(body.size)
+        ));
+    }
+    None
+}
+
+/// The target `ex` was delivered to: its recorded URL minus the request's path and query.
+pub fn original_target(ex: &Exchange) -> Result<Target, String> {
+    let base = ex.target.strip_suffix(ex.request.uri.as_str());
+    if let Some(target) = base.and_then(|b| Target::parse(b).ok()) {
+        return Ok(target);
+    }
+    // The recorded URL does not end with the path (never written so by this version):
+    // fall back to its origin.
+    let uri: Uri = ex
+        .target
+        .parse()
+        .map_err(|_| format!("its recorded target '{}' is not a URL", ex.target))?;
+    let authority = uri
+        .authority()
+        .ok_or_else(|| format!("its recorded target '{}' has no host", ex.target))?;
+    Target::parse(&format!("http://{authority}")).map_err(|e| e.to_string())
+}
+
+/// Builds the HTTP request for `req`: method, path and query, headers in order with
+/// duplicates, and the exact body bytes.
+pub fn build_request(req: &RecordedRequest) -> Result<Request<Full<Bytes>>, String> {
+    let method = Method::from_bytes(req.method.as_bytes())
+        .map_err(|_| format!("'{}' is not an HTTP method", req.method))?;
+    if !req.uri.starts_with('/') {
+        return Err(format!("the path '{}' does not start with /", req.uri));
+    }
+    let uri: Uri = req
+        .uri
+        .parse()
+        .map_err(|_| format!("'{}' is not a valid path and query", req.uri))?;
+    let mut request = Request::new(Full::new(Bytes::from(req.body.bytes.clone())));
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    let headers = request.headers_mut();
+    for (name, value) in &req.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("'{name}' is not a valid header name"))?;
+        let value = HeaderValue::from_bytes(value)
+            .map_err(|_| format!("the {name} header's value is not valid in HTTP"))?;
+        headers.append(name, value);
+    }
+    Ok(request)
+}
+
+/// Sends `req` to `target` through `forwarder` and returns its record once stored.
+pub async fn send(
+    forwarder: &Forwarder,
+    req: &RecordedRequest,
+    target: Target,
+    replay_of: Option<ExchangeId>,
+) -> Result<Arc<Exchange>, ReplayError> {
+    let request = build_request(req).map_err(ReplayError::Refused)?;
+    let store = forwarder.store();
+    let id = ExchangeId::generate();
+    // Subscribe before sending, so the record cannot pass by unseen.
+    let mut events = store.subscribe();
+    let mut meta = RequestMeta::new(Source::Replay);
+    meta.replay_of = replay_of;
+    meta.target = Some(target);
+    meta.id = Some(id.clone());
+    let response = forwarder.forward(request, meta).await;
+    // Read the answer to its end: the record is written once both bodies are done.
+    let mut body = response.into_body();
+    while let Some(frame) = body.frame().await {
+        if frame.is_err() {
+            break;
+        }
+    }
+    drop(body);
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Ok(ex) if ex.id == id => return Ok(ex),
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => {
+                    let _ = store.flush().await;
+                    if let Ok(ex) = store.get(id.as_str()) {
+                        return Ok(Arc::new(ex));
+                    }
+                }
+                Err(RecvError::Closed) => {
+                    return Err(ReplayError::Lost("the store stopped".into()));
+                }
+            }
+        }
+    };
+    tokio::time::timeout(RECORD_GRACE, wait)
+        .await
+        .map_err(|_| ReplayError::Lost(format!("no record after {}s", RECORD_GRACE.as_secs())))?
+}
+
+/// Replays `original` to `to`, or to where it first went.
+pub async fn replay_one(
+    forwarder: &Forwarder,
+    original: &Exchange,
+    to: Option<&Target>,
+) -> Result<Replayed, ReplayError> {
+    replay_request(forwarder, original, &original.request, to).await
+}
+
+/// Replays `request` (the original's, or an edited or re-signed copy) as a replay of
+/// `original`.
+pub async fn replay_request(
+    forwarder: &Forwarder,
+    original: &Exchange,
+    request: &RecordedRequest,
+    to: Option<&Target>,
+) -> Result<Replayed, ReplayError> {
+    if let Some(reason) = check(original).filter(|_| *request == original.request) {
+        return Err(ReplayError::Refused(reason));
+    }
+    let target = match to {
+        Some(target) => target.clone(),
+        None => original_target(original).map_err(ReplayError::Refused)?,
+    };
+    let exchange = send(forwarder, request, target, Some(original.id.clone())).await?;
+    let differs = Some(responses_differ(
+        original.response.as_ref(),
+        exchange.response.as_ref(),
+    ));
+    Ok(Replayed {
+        original: original.id.clone(),
+        exchange,
+        differs,
+    })
+}
+
+/// Spaces out the starts of replays: at most `per_second` a second.
+#[derive(Debug)]
+pub struct Pacer {
+    interval: Option<Duration>,
+    next: Mutex<Option<Instant>>,
+}
+
+impl Pacer {
+    /// A pacer for `per_second` starts a second; `None` does not pace.
+    pub fn new(per_second: Option<f64>) -> Self {
+        let interval = per_second
+            .filter(|r| r.is_finite() && *r > 0.0)
+            .map(|r| Duration::from_secs_f64(1.0 / r));
+        Self {
+            interval,
+            next: Mutex::new(None),
+        }
+    }
+
+    /// Waits for the next start slot.
+    pub async fn wait(&self) {
+        let Some(interval) = self.interval else {
+            return;
+        };
+        let slot = {
+            let mut next = self.next.lock().unwrap_or_else(|e| e.into_inner());
+            let now = Instant::now();
+            let slot = next.map_or(now, |n| n.max(now));
+            *next = Some(slot + interval);
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// One replay to run: the original's id and, for edited or re-signed requests, the request
+/// to send instead of the recorded one.
+pub type Job = (ExchangeId, Option<RecordedRequest>);
+
+/// Replays `jobs` in order, at most `concurrency` at once and paced by `pacer`, handing
+/// each outcome to `report` in the jobs' order. `load` fetches a record by id.
+pub async fn replay_all<L, R>(
+    forwarder: &Forwarder,
+    jobs: Vec<Job>,
+    to: Option<&Target>,
+    concurrency: usize,
+    pacer: &Pacer,
+    load: L,
+    mut report: R,
+) where
+    L: Fn(&ExchangeId) -> Result<Exchange, String>,
+    R: FnMut(&ExchangeId, Result<Replayed, ReplayError>),
+{
+    let load = &load;
+    let mut results = futures_util::stream::iter(jobs)
+        .map(|(id, edited)| async move {
+            let outcome = async {
+                let original = load(&id).map_err(ReplayError::Refused)?;
+                if let Some(reason) = check(&original).filter(|_| edited.is_none()) {
+                    return Err(ReplayError::Refused(reason));
+                }
+                pacer.wait().await;
+                let request = edited.as_ref().unwrap_or(&original.request);
+                replay_request(forwarder, &original, request, to).await
+            }
+            .await;
+            (id, outcome)
+        })
+        .buffered(concurrency.max(1));
+    while let Some((id, outcome)) = results.next().await {
+        report(&id, outcome);
+    }
+}
+
+/// Whether a replay's response differs from a recorded one (for fixtures).
+pub fn differs_from(expected: Option<&RecordedResponse>, got: &Exchange) -> Option<bool> {
+    expected.map(|e| responses_differ(Some(e), got.response.as_ref()))
+}

@@ -1,0 +1,144 @@
+//! Choosing recorded exchanges for replay and export: ids or prefixes, `--failed`,
+//! `--path`, `--since`, always in the order they were received.
+
+use std::time::{Duration, SystemTime};
+
+use crate::exchange::{Exchange, ExchangeId, Source, unix_micros};
+use crate::store::{Filter, LookupError, Reader, Store, Summary};
+
+/// Read access shared by a writable [`Store`] and a read-only [`Reader`].
+pub trait Records {
+    /// The newest exchanges matching `filter`, newest first.
+    fn list(&self, filter: &Filter) -> anyhow::Result<Vec<Summary>>;
+    /// The exchange whose id starts with `prefix`.
+    fn get(&self, prefix: &str) -> Result<Exchange, LookupError>;
+}
+
+impl Records for Store {
+    fn list(&self, filter: &Filter) -> anyhow::Result<Vec<Summary>> {
+        Store::list(self, filter)
+    }
+    fn get(&self, prefix: &str) -> Result<Exchange, LookupError> {
+        Store::get(self, prefix)
+    }
+}
+
+impl Records for Reader {
+    fn list(&self, filter: &Filter) -> anyhow::Result<Vec<Summary>> {
+        Reader::list(self, filter)
+    }
+    fn get(&self, prefix: &str) -> Result<Exchange, LookupError> {
+        Reader::get(self, prefix)
+    }
+}
+
+/// Which exchanges a command works on.
+#[derive(Clone, Debug, Default)]
+pub struct Selection {
+    /// Ids or unique prefixes; empty means "every recorded delivery the filters allow".
+    pub ids: Vec<String>,
+    /// Only failed ones: no response, or a non-2xx status.
+    pub failed: bool,
+    /// Only paths starting with this.
+    pub path: Option<String>,
+    /// Only those received at or after this time (µs since the epoch).
+    pub since_us: Option<i64>,
+}
+
+impl Selection {
+    /// True when nothing narrows the selection down: no ids and no filter.
+    pub fn is_everything(&self) -> bool {
+        self.ids.is_empty() && !self.failed && self.path.is_none() && self.since_us.is_none()
+    }
+
+    fn admits(&self, ex: &Exchange) -> bool {
+        (!self.failed || ex.failed())
+            && self
+                .path
+                .as_ref()
+                .is_none_or(|p| ex.request.uri.starts_with(p.as_str()))
+            && self.since_us.is_none_or(|t| ex.received_at_us >= t)
+    }
+}
+
+/// The ids of the selected exchanges, oldest first, each once.
+///
+/// Named ids may be anything, replays included. Without ids the filters pick from the
+/// recorded deliveries only: earlier replays are left out, so `replay --failed` run twice
+/// does not replay its own replays.
+pub fn select(records: &impl Records, selection: &Selection) -> anyhow::Result<Vec<ExchangeId>> {
+    let mut chosen: Vec<(i64, ExchangeId)> = Vec::new();
+    if selection.ids.is_empty() {
+        let filter = Filter {
+            limit: None,
+            failed: selection.failed,
+            path: selection.path.clone(),
+            since_us: selection.since_us,
+        };
+        for row in records.list(&filter)? {
+            if row.source != Source::Replay {
+                chosen.push((row.received_at_us, ExchangeId(row.id)));
+            }
+        }
+    } else {
+        for prefix in &selection.ids {
+            let ex = records.get(prefix).map_err(lookup_error)?;
+            if selection.admits(&ex) {
+                chosen.push((ex.received_at_us, ex.id));
+            }
+        }
+    }
+    chosen.sort();
+    chosen.dedup_by(|a, b| a.1 == b.1);
+    Ok(chosen.into_iter().map(|(_, id)| id).collect())
+}
+
+/// A lookup error as the user should read it.
+pub fn lookup_error(err: LookupError) -> anyhow::Error {
+    match err {
+        LookupError::Store(e) => anyhow::Error::new(e).context("could not read the store"),
+        other => anyhow::Error::new(other),
+    }
+}
+
+/// Parses `--since`: a duration ago (`10m`, `2h`, `1d`) or an RFC 3339 time
+/// (`2026-11-24T10:00:00Z`), into µs since the epoch.
+pub fn parse_since(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    if let Ok(ago) = humantime::parse_duration(text) {
+        let then = SystemTime::now()
+            .checked_sub(ago)
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        return Ok(unix_micros(then));
+    }
+    if let Ok(secs) = text.parse::<u64>() {
+        let then = SystemTime::now()
+            .checked_sub(Duration::from_secs(secs))
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        return Ok(unix_micros(then));
+    }
+    humantime::parse_rfc3339_weak(text)
+        .map(unix_micros)
+        .map_err(|_| {
+            format!(
+                "'{text}' is not a time: use a duration ago (10m, 2h) or a time (2026-11-24T10:00:00Z)"
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_durations_and_times() {
+        let now = unix_micros(SystemTime::now());
+        let ten_min = parse_since("10m").unwrap();
+        assert!((now - ten_min - 600_000_000).abs() < 5_000_000);
+        assert_eq!(
+            parse_since("2026-01-01T00:00:00Z").unwrap(),
+            1_767_225_600_000_000
+        );
+        assert!(parse_since("yesterday-ish").is_err());
+    }
+}
