@@ -27,6 +27,8 @@ pub enum Command {
     Replay(crate::cli_replay::ReplayArgs),
     /// Compare two recorded exchanges (a replay with its original by default).
     Diff(crate::cli_replay::DiffArgs),
+    /// Write recorded requests as HAR, curl commands or a replayable fixture.
+    Export(crate::cli_replay::ExportArgs),
 }
 
 /// Where the store is, shared by every command that reads or writes it.

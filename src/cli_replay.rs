@@ -46,6 +46,10 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
+    /// Send the requests in a fixture written by `hooktap export --fixture` instead.
+    #[arg(long, value_name = "FIXTURE", conflicts_with_all = ["ids", "failed", "path", "since"])]
+    pub from_file: Option<PathBuf>,
+
     /// Send to this app instead of where each request first went: a port (5000) or an
     /// http:// URL; the original path is joined onto it.
     #[arg(long, value_name = "URL")]

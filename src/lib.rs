@@ -16,6 +16,7 @@ pub mod cli_replay;
 pub mod cmd;
 pub mod diff;
 pub mod exchange;
+pub mod export;
 pub mod forward;
 pub mod output;
 pub mod replay;

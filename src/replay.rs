@@ -60,19 +60,23 @@ pub fn check(ex: &Exchange) -> Option<String> {
 
 /// The target `ex` was delivered to: its recorded URL minus the request's path and query.
 pub fn original_target(ex: &Exchange) -> Result<Target, String> {
-    let base = ex.target.strip_suffix(ex.request.uri.as_str());
+    base_target(&ex.target, &ex.request.uri)
+}
+
+/// The target a request for `uri` went to, from the full URL it was sent to.
+pub fn base_target(url: &str, uri: &str) -> Result<Target, String> {
+    let base = url.strip_suffix(uri);
     if let Some(target) = base.and_then(|b| Target::parse(b).ok()) {
         return Ok(target);
     }
-    // The recorded URL does not end with the path (never written so by this version):
-    // fall back to its origin.
-    let uri: Uri = ex
-        .target
+    // The URL does not end with the path (never written so by this version): fall back
+    // to its origin.
+    let parsed: Uri = url
         .parse()
-        .map_err(|_| format!("its recorded target '{}' is not a URL", ex.target))?;
-    let authority = uri
+        .map_err(|_| format!("its recorded target '{url}' is not a URL"))?;
+    let authority = parsed
         .authority()
-        .ok_or_else(|| format!("its recorded target '{}' has no host", ex.target))?;
+        .ok_or_else(|| format!("its recorded target '{url}' has no host"))?;
     Target::parse(&format!("http://{authority}")).map_err(|e| e.to_string())
 }
 

@@ -63,9 +63,9 @@ impl Selection {
 
 /// The ids of the selected exchanges, oldest first, each once.
 ///
-/// Named ids may be anything, replays included. Without ids the filters pick from the
-/// recorded deliveries only: earlier replays are left out, so `replay --failed` run twice
-/// does not replay its own replays.
+/// Named ids may be anything, replays included, and so is an empty selection (every
+/// record). Without ids the filters pick from the recorded deliveries only: earlier
+/// replays are left out, so `replay --failed` run twice does not replay its own replays.
 pub fn select(records: &impl Records, selection: &Selection) -> anyhow::Result<Vec<ExchangeId>> {
     let mut chosen: Vec<(i64, ExchangeId)> = Vec::new();
     if selection.ids.is_empty() {
@@ -76,7 +76,7 @@ pub fn select(records: &impl Records, selection: &Selection) -> anyhow::Result<V
             since_us: selection.since_us,
         };
         for row in records.list(&filter)? {
-            if row.source != Source::Replay {
+            if row.source != Source::Replay || selection.is_everything() {
                 chosen.push((row.received_at_us, ExchangeId(row.id)));
             }
         }

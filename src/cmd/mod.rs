@@ -1,6 +1,7 @@
 //! The subcommands: each turns parsed arguments into work and output.
 
 mod diff;
+mod export;
 mod listen;
 mod replay;
 mod requests;
@@ -25,6 +26,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Show(args) => requests::show(args),
         Command::Replay(args) => replay::replay(args).await,
         Command::Diff(args) => diff::diff(args),
+        Command::Export(args) => export::export(args),
     }
 }
 

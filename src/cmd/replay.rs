@@ -5,6 +5,7 @@ use serde_json::json;
 use super::{UsageError, emit, store_location};
 use crate::cli_replay::ReplayArgs;
 use crate::exchange::ExchangeId;
+use crate::export::fixture::replay_file;
 use crate::forward::{ForwardConfig, Forwarder};
 use crate::output::human_duration_us;
 use crate::replay::{Job, Pacer, ReplayError, Replayed, replay_all};
@@ -26,9 +27,10 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         None => None,
     };
     let selection = args.select.selection();
-    if selection.is_everything() {
+    if args.from_file.is_none() && selection.is_everything() {
         return Err(UsageError(
-            "say which requests to replay: IDs, --failed, --path or --since".into(),
+            "say which requests to replay: IDs, --failed, --path, --since, or --from-file FIXTURE"
+                .into(),
         )
         .into());
     }
@@ -47,7 +49,11 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let pacer = Pacer::new(args.rate);
     let mut tally = Tally::default();
 
-    {
+    let concurrency = usize::from(args.concurrency);
+    let report = |id: &ExchangeId, outcome| report(&mut tally, args.json, id, outcome);
+    if let Some(path) = &args.from_file {
+        replay_file(&forwarder, path, to.as_ref(), concurrency, &pacer, report).await?;
+    } else {
         let ids = select(&store, &selection)?;
         if ids.is_empty() {
             eprintln!("nothing to replay: no recorded request matches");
@@ -59,10 +65,10 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
             &forwarder,
             jobs,
             to.as_ref(),
-            usize::from(args.concurrency),
+            concurrency,
             &pacer,
             load,
-            |id, outcome| report(&mut tally, args.json, Outcome::Recorded(id, outcome)),
+            report,
         )
         .await;
     }
@@ -80,13 +86,13 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
 fn open_store(args: &ReplayArgs) -> anyhow::Result<Store> {
     let location = store_location(&args.store)?;
     match &location {
-        Location::Memory => {
+        Location::Memory if args.from_file.is_none() => {
             return Err(UsageError(
                 "--store :memory: keeps nothing between runs, so there is nothing to replay; pass the file `listen` used".into(),
             )
             .into());
         }
-        Location::File(path) if !path.exists() => {
+        Location::File(path) if args.from_file.is_none() && !path.exists() => {
             anyhow::bail!(
                 "no store at {}: run `hooktap listen` first, or pass --store PATH",
                 path.display()
@@ -103,16 +109,12 @@ fn open_store(args: &ReplayArgs) -> anyhow::Result<Store> {
     })
 }
 
-/// One result to print.
-pub enum Outcome<'a> {
-    /// A replay of a recorded exchange.
-    Recorded(&'a ExchangeId, Result<Replayed, ReplayError>),
-}
-
-fn report(tally: &mut Tally, as_json: bool, outcome: Outcome<'_>) {
-    let (original, result) = match outcome {
-        Outcome::Recorded(id, result) => (id.to_string(), result),
-    };
+fn report(
+    tally: &mut Tally,
+    as_json: bool,
+    original: &ExchangeId,
+    result: Result<Replayed, ReplayError>,
+) {
     tally.total += 1;
     let line = match &result {
         Ok(done) => {

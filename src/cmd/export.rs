@@ -1,0 +1,42 @@
+//! `hooktap export`: HAR, curl or fixture, to stdout or a file.
+
+use std::io::Write;
+
+use anyhow::Context;
+
+use crate::cli_replay::ExportArgs;
+use crate::export::redact::Redactor;
+use crate::export::{Format, write};
+use crate::select::select;
+
+/// Runs `hooktap export`.
+pub fn export(args: ExportArgs) -> anyhow::Result<()> {
+    let store = super::requests::open(&args.store)?;
+    let format = if args.har {
+        Format::Har
+    } else if args.curl {
+        Format::Curl
+    } else {
+        Format::Fixture
+    };
+    let ids = select(&store, &args.select.selection())?;
+    if ids.is_empty() {
+        eprintln!("no recorded request matches; the export is empty");
+    }
+    let redactor = Redactor::new(!args.no_redact, Vec::new());
+    match &args.output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("could not create {}", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            write(format, &store, &ids, &redactor, &mut out)
+                .with_context(|| format!("writing {}", path.display()))?;
+            out.flush()?;
+        }
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            write(format, &store, &ids, &redactor, &mut out)?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,68 @@
+//! Exports of recorded exchanges: HAR 1.2, curl commands and replayable fixtures, each
+//! written one record at a time so memory stays bounded however many are exported.
+
+pub mod curl;
+pub mod fixture;
+pub mod har;
+pub mod redact;
+
+use std::io::Write;
+
+use crate::exchange::ExchangeId;
+use crate::select::{Records, lookup_error};
+
+use redact::Redactor;
+
+/// The export formats.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// HAR 1.2 JSON.
+    Har,
+    /// Shell commands running curl.
+    Curl,
+    /// hooktap's replayable fixture JSON.
+    Fixture,
+}
+
+/// Writes the exchanges `ids` (in that order) from `records` to `out` in `format`.
+pub fn write(
+    format: Format,
+    records: &impl Records,
+    ids: &[ExchangeId],
+    redactor: &Redactor,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Har => out.write_all(har::prefix().as_bytes())?,
+        Format::Fixture => out.write_all(fixture::prefix().as_bytes())?,
+        Format::Curl => out.write_all(b"#!/bin/sh\n# Written by `hooktap export --curl`.\n")?,
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let ex = redactor.exchange(&records.get(id.as_str()).map_err(lookup_error)?);
+        match format {
+            Format::Har => {
+                if i > 0 {
+                    out.write_all(b",")?;
+                }
+                serde_json::to_writer(&mut *out, &har::entry(&ex))?;
+            }
+            Format::Fixture => {
+                if i > 0 {
+                    out.write_all(b",\n")?;
+                }
+                serde_json::to_writer(&mut *out, &fixture::entry(&ex))?;
+            }
+            Format::Curl => {
+                out.write_all(b"\n")?;
+                out.write_all(curl::command(&ex).as_bytes())?;
+            }
+        }
+    }
+    match format {
+        Format::Har => out.write_all(har::SUFFIX.as_bytes())?,
+        Format::Fixture => out.write_all(fixture::SUFFIX.as_bytes())?,
+        Format::Curl => {}
+    }
+    out.flush()?;
+    Ok(())
+}
