@@ -76,6 +76,9 @@ pub struct ListenArgs {
     pub json: bool,
 
     #[command(flatten)]
+    pub api: crate::cli_replay::ApiArgs,
+
+    #[command(flatten)]
     pub store: StoreArgs,
 }
 

@@ -121,6 +121,40 @@ pub struct ExportArgs {
     pub store: StoreArgs,
 }
 
+/// The local API's flags on `hooktap listen`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct ApiArgs {
+    /// Local HTTP API to list, read and replay requests (docs/api.md)
+    /// [default: 127.0.0.1:4748]; `off` disables it.
+    #[arg(long, value_name = "ADDR")]
+    pub api_addr: Option<String>,
+
+    /// Allow --api-addr on an address other than loopback (needs --api-token).
+    #[arg(long)]
+    pub api_allow_remote: bool,
+
+    /// Token the API requires as `Authorization: Bearer <TOKEN>`.
+    #[arg(long, value_name = "TOKEN", env = "HOOKTAP_API_TOKEN", hide_env_values = true, value_parser = parse_token)]
+    pub api_token: Option<ApiToken>,
+}
+
+/// A bearer token; `Debug` does not show it.
+#[derive(Clone)]
+pub struct ApiToken(pub String);
+
+impl std::fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiToken(***)")
+    }
+}
+
+fn parse_token(text: &str) -> Result<ApiToken, String> {
+    if text.trim().is_empty() {
+        return Err("the API token must not be empty".into());
+    }
+    Ok(ApiToken(text.to_string()))
+}
+
 /// Parses `--rate`: `5/s`, `5`, `30/m`, `0.5/s`.
 pub fn parse_rate(text: &str) -> Result<f64, String> {
     let text = text.trim();

@@ -9,6 +9,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 pub mod body;
 pub mod capture;
 pub mod cli;

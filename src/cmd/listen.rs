@@ -31,8 +31,10 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         },
         store.clone(),
     );
-    let server = CaptureServer::bind(args.capture_addr, forwarder).await?;
+    let server = CaptureServer::bind(args.capture_addr, forwarder.clone()).await?;
     let capture_addr = server.local_addr()?;
+    let api = crate::api::bind_for_listen(&args.api, forwarder).await?;
+    let api_addr = api.as_ref().map(|a| a.local_addr()).transpose()?;
     let mut events = store.subscribe();
 
     if args.json {
@@ -41,17 +43,22 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
             "capture_addr": capture_addr.to_string(),
             "target": target.to_string(),
             "public_url": null,
+            "api_addr": api_addr.map(|a| a.to_string()),
         });
         emit(format!("{ready}\n").as_bytes())?;
     } else {
         emit(
-            format!("hooktap: capturing on http://{capture_addr}, forwarding to {target}\n")
-                .as_bytes(),
+            format!(
+                "hooktap: capturing on http://{capture_addr}, forwarding to {target}{}\n",
+                api_addr.map_or_else(String::new, |a| format!(", API on http://{a}"))
+            )
+            .as_bytes(),
         )?;
     }
 
     let shutdown = CancellationToken::new();
     let server_task = tokio::spawn(server.run(shutdown.child_token()));
+    let api_task = api.map(|api| tokio::spawn(api.run(shutdown.child_token())));
     let result = loop {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => break Ok(()),
@@ -76,6 +83,9 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     };
     shutdown.cancel();
     let _ = server_task.await;
+    if let Some(task) = api_task {
+        let _ = task.await;
+    }
     store.flush().await?;
     result
 }

@@ -101,7 +101,7 @@ pub async fn capture_via_cli(
     requests: &[Send<'_>],
     extra: &[&str],
 ) -> Vec<String> {
-    let mut args = vec!["--json"];
+    let mut args = vec!["--json", "--api-addr", "off"];
     args.extend_from_slice(extra);
     let mut listen = Listen::start(&app.port().to_string(), store, &args).await;
     let base = listen.capture_url();
