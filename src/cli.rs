@@ -101,6 +101,11 @@ pub struct RequestsArgs {
     #[arg(long, value_name = "P")]
     pub path: Option<String>,
 
+    /// Only requests received since T: a time (2026-11-24T10:00:00Z) or a span back from
+    /// now (15m, 2h, 1day).
+    #[arg(long, value_name = "T", value_parser = parse_since)]
+    pub since: Option<i64>,
+
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -136,6 +141,19 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         return Err("the duration must be more than zero".into());
     }
     Ok(duration)
+}
+
+/// Parses `--since`: an RFC 3339 time or a span back from now; microseconds since the epoch.
+pub fn parse_since(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    if let Ok(time) = humantime::parse_rfc3339_weak(text) {
+        return Ok(crate::exchange::unix_micros(time));
+    }
+    let span = humantime::parse_duration(text).map_err(|_| {
+        format!("'{text}' is neither a time (2026-11-24T10:00:00Z) nor a span (15m, 2h)")
+    })?;
+    let now = std::time::SystemTime::now();
+    Ok(crate::exchange::unix_micros(now) - span.as_micros() as i64)
 }
 
 /// Parses `10MiB`, `512KiB`, `1GiB`, `10MB`, or a plain byte count.
@@ -182,5 +200,10 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("5"), Ok(Duration::from_secs(5)));
         assert!(parse_duration("soon").is_err());
+        assert_eq!(parse_since("1970-01-01T00:00:01Z"), Ok(1_000_000));
+        assert!(
+            parse_since("2h").unwrap() < crate::exchange::unix_micros(std::time::SystemTime::now())
+        );
+        assert!(parse_since("yesterday-ish").is_err());
     }
 }

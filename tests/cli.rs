@@ -152,6 +152,18 @@ async fn headless_lines_and_filters() {
     .await;
     assert_eq!(ok.as_array().unwrap().len(), 1);
     assert_eq!(ok[0]["path"], "/ok/2");
+    let recent = run_json(&["requests", "--json", "--since", "1h", "--store", store_arg]).await;
+    assert_eq!(recent.as_array().unwrap().len(), 4);
+    let future = run_json(&[
+        "requests",
+        "--json",
+        "--since",
+        "2999-01-01T00:00:00Z",
+        "--store",
+        store_arg,
+    ])
+    .await;
+    assert!(future.as_array().unwrap().is_empty());
     let table = run(&["requests", "--store", store_arg]).await;
     let table = String::from_utf8(table.stdout).unwrap();
     assert_eq!(table.lines().count(), 5, "a header and four rows:\n{table}");

@@ -26,7 +26,7 @@ pub fn requests(args: RequestsArgs) -> anyhow::Result<()> {
         limit: Some(args.limit),
         failed: args.failed,
         path: args.path.clone(),
-        since_us: None,
+        since_us: args.since,
     };
     let rows = store.list(&filter)?;
     if args.json {

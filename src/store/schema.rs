@@ -36,8 +36,8 @@ CREATE TABLE IF NOT EXISTS exchanges (
 );
 ";
 
-/// Prepares a connection: pragmas, schema creation or version check.
-pub fn prepare(conn: &Connection, in_memory: bool) -> anyhow::Result<()> {
+/// The schema version of the store behind `conn`, refusing one this build cannot read.
+fn readable_version(conn: &Connection) -> anyhow::Result<i64> {
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
@@ -48,6 +48,12 @@ pub fn prepare(conn: &Connection, in_memory: bool) -> anyhow::Result<()> {
              upgrade hooktap or pass another --store"
         );
     }
+    Ok(version)
+}
+
+/// Prepares a connection: pragmas, schema creation or version check.
+pub fn prepare(conn: &Connection, in_memory: bool) -> anyhow::Result<()> {
+    let version = readable_version(conn)?;
     if !in_memory {
         // WAL lets `hooktap requests` read while `listen` writes; NORMAL sync is durable
         // across application crashes, which is what a capture history needs.
@@ -63,17 +69,7 @@ pub fn prepare(conn: &Connection, in_memory: bool) -> anyhow::Result<()> {
 
 /// Checks a connection opened read-only: a hooktap store of a version this build reads.
 pub fn prepare_read(conn: &Connection) -> anyhow::Result<()> {
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .context("the file is not a hooktap store (not an SQLite database)")?;
-    if version > SCHEMA_VERSION {
-        bail!(
-            "this store was written by a newer hooktap (schema {version}, this build reads {SCHEMA_VERSION}); \
-             upgrade hooktap or pass another --store"
-        );
-    }
-    if version == 0 {
+    if readable_version(conn)? == 0 {
         bail!("the file is not a hooktap store (it has no hooktap schema)");
     }
     Ok(())
