@@ -24,7 +24,7 @@ pub struct SelectArgs {
 
     /// Only requests received since T: a duration ago (10m, 2h) or a time
     /// (2026-11-24T10:00:00Z).
-    #[arg(long, value_name = "T", value_parser = crate::select::parse_since)]
+    #[arg(long, value_name = "T", value_parser = crate::cli::parse_since)]
     pub since: Option<i64>,
 }
 

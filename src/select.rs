@@ -1,9 +1,7 @@
 //! Choosing recorded exchanges for replay and export: ids or prefixes, `--failed`,
 //! `--path`, `--since`, always in the order they were received.
 
-use std::time::{Duration, SystemTime};
-
-use crate::exchange::{Exchange, ExchangeId, Source, unix_micros};
+use crate::exchange::{Exchange, ExchangeId, Source};
 use crate::store::{Filter, LookupError, Reader, Store, Summary};
 
 /// Read access shared by a writable [`Store`] and a read-only [`Reader`].
@@ -98,47 +96,5 @@ pub fn lookup_error(err: LookupError) -> anyhow::Error {
     match err {
         LookupError::Store(e) => anyhow::Error::new(e).context("could not read the store"),
         other => anyhow::Error::new(other),
-    }
-}
-
-/// Parses `--since`: a duration ago (`10m`, `2h`, `1d`) or an RFC 3339 time
-/// (`2026-11-24T10:00:00Z`), into µs since the epoch.
-pub fn parse_since(text: &str) -> Result<i64, String> {
-    let text = text.trim();
-    if let Ok(ago) = humantime::parse_duration(text) {
-        let then = SystemTime::now()
-            .checked_sub(ago)
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        return Ok(unix_micros(then));
-    }
-    if let Ok(secs) = text.parse::<u64>() {
-        let then = SystemTime::now()
-            .checked_sub(Duration::from_secs(secs))
-            .unwrap_or(SystemTime::UNIX_EPOCH);
-        return Ok(unix_micros(then));
-    }
-    humantime::parse_rfc3339_weak(text)
-        .map(unix_micros)
-        .map_err(|_| {
-            format!(
-                "'{text}' is not a time: use a duration ago (10m, 2h) or a time (2026-11-24T10:00:00Z)"
-            )
-        })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn since_takes_durations_and_times() {
-        let now = unix_micros(SystemTime::now());
-        let ten_min = parse_since("10m").unwrap();
-        assert!((now - ten_min - 600_000_000).abs() < 5_000_000);
-        assert_eq!(
-            parse_since("2026-01-01T00:00:00Z").unwrap(),
-            1_767_225_600_000_000
-        );
-        assert!(parse_since("yesterday-ish").is_err());
     }
 }

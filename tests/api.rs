@@ -114,7 +114,10 @@ async fn the_api_lists_reads_replays_and_clears_beside_a_running_listen() {
     let (status, replayed) =
         call("POST", &format!("{api}/requests/{}/replay", ids[1]), &body).await;
     assert_eq!(status, 200, "{replayed}");
-    assert_eq!(replayed["status"], 201, "the other app answers /v2/status/500 with 201");
+    assert_eq!(
+        replayed["status"], 201,
+        "the other app answers /v2/status/500 with 201"
+    );
     assert_eq!(replayed["differs"], true, "the original got 500");
     assert_eq!(other.next().await.uri, "/v2/status/500");
     next_event().await;

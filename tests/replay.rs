@@ -221,6 +221,39 @@ async fn cli_failed_replays_exactly_the_failed_ones_in_order_beside_a_running_li
     );
     assert_eq!(app.next().await.uri, "/ok/1");
     assert_eq!(app.next().await.uri, "/ok/2");
+
+    // --path and --since narrow the filters; the replays made above are not picked again.
+    let out = run(&[
+        "replay", "--path", "/ok", "--since", "1h", "--json", "--store", store_arg,
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let originals: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["original"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(originals, [ids[0].clone(), ids[2].clone()]);
+    let out = run(&[
+        "replay",
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--path",
+        "/nothing",
+        "--store",
+        store_arg,
+    ])
+    .await;
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to replay"));
 }
 
 #[tokio::test]
