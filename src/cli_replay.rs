@@ -47,13 +47,18 @@ pub struct ReplayArgs {
     pub select: SelectArgs,
 
     /// Send the requests in a fixture written by `hooktap export --fixture` instead.
-    #[arg(long, value_name = "FIXTURE", conflicts_with_all = ["ids", "failed", "path", "since"])]
+    #[arg(long, value_name = "FIXTURE", conflicts_with_all = ["ids", "failed", "path", "since", "edit"])]
     pub from_file: Option<PathBuf>,
 
     /// Send to this app instead of where each request first went: a port (5000) or an
     /// http:// URL; the original path is joined onto it.
     #[arg(long, value_name = "URL")]
     pub to: Option<String>,
+
+    /// Open the request in $VISUAL / $EDITOR as an HTTP/1.1 message and send what you
+    /// save (Content-Length fixed up). An unchanged or empty file cancels.
+    #[arg(long)]
+    pub edit: bool,
 
     /// Start at most N replays a second (e.g. 5/s, 5, 30/m).
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]

@@ -9,7 +9,7 @@ use crate::export::fixture::replay_file;
 use crate::forward::{ForwardConfig, Forwarder};
 use crate::output::human_duration_us;
 use crate::replay::{Job, Pacer, ReplayError, Replayed, replay_all};
-use crate::select::select;
+use crate::select::{lookup_error, select};
 use crate::store::{Location, Options, Store};
 use crate::target::Target;
 
@@ -33,6 +33,9 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
                 .into(),
         )
         .into());
+    }
+    if args.edit && selection.ids.len() != 1 {
+        return Err(UsageError("--edit takes exactly one request ID".into()).into());
     }
     let store = open_store(&args)?;
     let forwarder = Forwarder::new(
@@ -59,7 +62,20 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
             eprintln!("nothing to replay: no recorded request matches");
             return Ok(());
         }
-        let jobs: Vec<Job> = ids.into_iter().map(|id| (id, None)).collect();
+        let mut jobs: Vec<Job> = ids.into_iter().map(|id| (id, None)).collect();
+        if args.edit {
+            let Some(job) = jobs.first_mut() else {
+                return Ok(());
+            };
+            let original = store.get(job.0.as_str()).map_err(lookup_error)?;
+            match crate::edit::edit_request(&original).await? {
+                Some(edited) => job.1 = Some(edited),
+                None => {
+                    eprintln!("replay cancelled: the request was left unchanged or emptied");
+                    return Ok(());
+                }
+            }
+        }
         let load = |id: &ExchangeId| store.get(id.as_str()).map_err(|e| e.to_string());
         replay_all(
             &forwarder,
