@@ -25,7 +25,7 @@ use crate::cli_replay::{ApiArgs, ApiToken};
 use crate::cmd::UsageError;
 use crate::forward::Forwarder;
 use crate::output::exchange_json;
-use crate::replay::{ReplayError, replay_one};
+use crate::replay::{ReplayError, ReplayOptions, replay_one};
 use crate::store::{Filter, LookupError};
 use crate::target::Target;
 
@@ -386,7 +386,8 @@ async fn replay(state: &State, id: &str, req: Request<Incoming>) -> Response<Ful
         Ok(ex) => ex,
         Err(err) => return lookup_failure(err),
     };
-    match replay_one(&state.forwarder, &original, to.as_ref()).await {
+    let opts = ReplayOptions { to, resign: None };
+    match replay_one(&state.forwarder, &original, &opts).await {
         Ok(done) => {
             let ex = &done.exchange;
             json_response(
@@ -397,6 +398,7 @@ async fn replay(state: &State, id: &str, req: Request<Incoming>) -> Response<Ful
                     "status": ex.status(),
                     "duration_ms": ex.duration_us as f64 / 1000.0,
                     "differs": done.differs,
+                    "resigned": done.resigned,
                     "error": ex.error,
                     "exchange": exchange_json(ex),
                 }),

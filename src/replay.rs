@@ -43,6 +43,8 @@ pub struct Replayed {
     /// Whether the response differs from the original's (status or body); `None` when
     /// there is nothing to compare with.
     pub differs: Option<bool>,
+    /// The provider whose signature was renewed, when re-signed.
+    pub resigned: Option<String>,
 }
 
 /// Why `ex` cannot be replayed as recorded, if it cannot.
@@ -153,30 +155,60 @@ pub async fn send(
         .map_err(|_| ReplayError::Lost(format!("no record after {}s", RECORD_GRACE.as_secs())))?
 }
 
-/// Replays `original` to `to`, or to where it first went.
+/// Replaces a request's signature headers for the URL it is about to be sent to, with a
+/// fresh timestamp; returns the provider's name, or why it cannot. Built from the
+/// configured secrets by the caller, so replay does not depend on the signature schemes.
+pub type Resign = Arc<dyn Fn(&mut RecordedRequest, &str) -> Result<String, String> + Send + Sync>;
+
+/// How to replay.
+#[derive(Clone, Default)]
+pub struct ReplayOptions {
+    /// Send here instead of where each request first went (the path is joined onto it).
+    pub to: Option<Target>,
+    /// Re-sign each request just before it is sent; `None` sends it byte-identical.
+    pub resign: Option<Resign>,
+}
+
+/// Replays `original` as `opts` say.
 pub async fn replay_one(
     forwarder: &Forwarder,
     original: &Exchange,
-    to: Option<&Target>,
+    opts: &ReplayOptions,
 ) -> Result<Replayed, ReplayError> {
-    replay_request(forwarder, original, &original.request, to).await
+    replay_request(forwarder, original, &original.request, opts).await
 }
 
-/// Replays `request` (the original's, or an edited or re-signed copy) as a replay of
-/// `original`.
+/// Replays `request` (the original's, or an edited copy) as a replay of `original`,
+/// re-signed after any edit when `opts` say so.
 pub async fn replay_request(
     forwarder: &Forwarder,
     original: &Exchange,
     request: &RecordedRequest,
-    to: Option<&Target>,
+    opts: &ReplayOptions,
 ) -> Result<Replayed, ReplayError> {
     if let Some(reason) = check(original).filter(|_| *request == original.request) {
         return Err(ReplayError::Refused(reason));
     }
-    let target = match to {
+    let target = match &opts.to {
         Some(target) => target.clone(),
         None => original_target(original).map_err(ReplayError::Refused)?,
     };
+    let mut resigned = None;
+    let mut signed;
+    let mut request = request;
+    if let Some(resign) = &opts.resign {
+        // Schemes that sign the URL sign the one the sender used: the public URL for a
+        // tunnelled request whose path is unchanged, else where the replay goes.
+        let url = match &original.public_url {
+            Some(public) if request.uri == original.request.uri => public.clone(),
+            _ => target.join(&request.uri).to_string(),
+        };
+        signed = request.clone();
+        let provider = resign(&mut signed, &url)
+            .map_err(|why| ReplayError::Refused(format!("cannot re-sign it: {why}")))?;
+        resigned = Some(provider);
+        request = &signed;
+    }
     let exchange = send(forwarder, request, target, Some(original.id.clone())).await?;
     let differs = Some(responses_differ(
         original.response.as_ref(),
@@ -186,6 +218,7 @@ pub async fn replay_request(
         original: original.id.clone(),
         exchange,
         differs,
+        resigned,
     })
 }
 
@@ -233,7 +266,7 @@ pub type Job = (ExchangeId, Option<RecordedRequest>);
 pub async fn replay_all<L, R>(
     forwarder: &Forwarder,
     jobs: Vec<Job>,
-    to: Option<&Target>,
+    opts: &ReplayOptions,
     concurrency: usize,
     pacer: &Pacer,
     load: L,
@@ -252,7 +285,7 @@ pub async fn replay_all<L, R>(
                 }
                 pacer.wait().await;
                 let request = edited.as_ref().unwrap_or(&original.request);
-                replay_request(forwarder, &original, request, to).await
+                replay_request(forwarder, &original, request, opts).await
             }
             .await;
             (id, outcome)

@@ -11,7 +11,7 @@ use common::replay::{
 };
 use common::{App, Capture};
 use hooktap::exchange::Source;
-use hooktap::replay::{Pacer, ReplayError, replay_all, replay_one};
+use hooktap::replay::{Pacer, ReplayError, ReplayOptions, replay_all, replay_one};
 use hooktap::target::Target;
 use serde_json::Value;
 
@@ -32,7 +32,9 @@ async fn a_replay_reaches_the_app_byte_identical_and_is_recorded_with_replay_of(
     let original = capture.next().await;
 
     let forwarder = forwarder(&capture.store, &app);
-    let replayed = replay_one(&forwarder, &original, None).await.unwrap();
+    let replayed = replay_one(&forwarder, &original, &ReplayOptions::default())
+        .await
+        .unwrap();
     let second = app.next().await;
 
     assert_eq!(second.method, "POST");
@@ -81,7 +83,16 @@ async fn to_sends_elsewhere_and_a_cut_body_is_refused_with_the_reason() {
 
     let forwarder = forwarder(&capture.store, &app);
     let to = Target::parse(&format!("http://127.0.0.1:{}/v2", other.port())).unwrap();
-    let replayed = replay_one(&forwarder, &small, Some(&to)).await.unwrap();
+    let replayed = replay_one(
+        &forwarder,
+        &small,
+        &ReplayOptions {
+            to: Some(to),
+            resign: None,
+        },
+    )
+    .await
+    .unwrap();
     let got = other.next().await;
     assert_eq!(
         got.uri, "/v2/small",
@@ -90,7 +101,9 @@ async fn to_sends_elsewhere_and_a_cut_body_is_refused_with_the_reason() {
     assert_eq!(&got.body[..], b"tiny");
     assert!(replayed.exchange.target.ends_with("/v2/small"));
 
-    let replayed = replay_one(&forwarder, &small, None).await.unwrap();
+    let replayed = replay_one(&forwarder, &small, &ReplayOptions::default())
+        .await
+        .unwrap();
     assert_eq!(
         app.next().await.uri,
         "/base/small",
@@ -98,7 +111,7 @@ async fn to_sends_elsewhere_and_a_cut_body_is_refused_with_the_reason() {
     );
     assert_eq!(replayed.exchange.status(), Some(201));
 
-    match replay_one(&forwarder, &big, None).await {
+    match replay_one(&forwarder, &big, &ReplayOptions::default()).await {
         Err(ReplayError::Refused(reason)) => {
             assert!(reason.contains("cut at the capture limit"), "{reason}")
         }
@@ -126,7 +139,7 @@ async fn rate_paces_the_starts_and_order_is_kept() {
     replay_all(
         &forwarder,
         ids.iter().map(|id| (id.clone(), None)).collect(),
-        None,
+        &ReplayOptions::default(),
         2,
         &pacer,
         |id| store.get(id.as_str()).map_err(|e| e.to_string()),
@@ -368,4 +381,69 @@ async fn cli_edit_sends_what_was_saved_and_diff_shows_the_change() {
     let out = run(&["diff", &ids[0], "--store", store_arg]).await;
     assert_eq!(out.status.code(), Some(2), "the original is not a replay");
     assert!(String::from_utf8_lossy(&out.stderr).contains("name a second ID"));
+}
+
+#[tokio::test]
+async fn resigning_happens_after_an_edit_on_the_request_about_to_be_sent() {
+    use hooktap::replay::{Resign, replay_request};
+    use std::sync::{Arc, Mutex};
+    let mut app = App::start().await;
+    let mut capture = Capture::start(&app.port().to_string(), Duration::from_secs(10), LIMIT).await;
+    common::send(
+        Send::post("/sig?x=1", b"abc")
+            .header("x-sig", "old")
+            .to(&capture.url("")),
+    )
+    .await;
+    app.next().await;
+    let original = capture.next().await;
+
+    let urls = Arc::new(Mutex::new(Vec::new()));
+    let seen = urls.clone();
+    let resign: Resign = Arc::new(move |req, url| {
+        seen.lock().unwrap().push(url.to_string());
+        let sig = format!("new:{}", String::from_utf8_lossy(&req.body.bytes));
+        for (name, value) in req.headers.iter_mut() {
+            if name == "x-sig" {
+                *value = sig.clone().into_bytes();
+            }
+        }
+        Ok("fake".into())
+    });
+    let opts = ReplayOptions {
+        to: None,
+        resign: Some(resign),
+    };
+    let mut edited = original.request.clone();
+    edited.body = hooktap::exchange::Body::full(b"abcdef".to_vec());
+    hooktap::http1::fix_content_length(&mut edited);
+    let forwarder = forwarder(&capture.store, &app);
+    let replayed = replay_request(&forwarder, &original, &edited, &opts)
+        .await
+        .unwrap();
+    let got = app.next().await;
+    assert_eq!(
+        got.header("x-sig").as_deref(),
+        Some("new:abcdef"),
+        "signed after the edit"
+    );
+    assert_eq!(&got.body[..], b"abcdef");
+    assert_eq!(replayed.resigned.as_deref(), Some("fake"));
+    assert_eq!(
+        urls.lock().unwrap().as_slice(),
+        [format!("http://127.0.0.1:{}/sig?x=1", app.port())]
+    );
+
+    let failing: Resign = Arc::new(|_, _| Err("no secret is configured for stripe".into()));
+    let opts = ReplayOptions {
+        to: None,
+        resign: Some(failing),
+    };
+    match replay_one(&forwarder, &original, &opts).await {
+        Err(ReplayError::Refused(why)) => {
+            assert_eq!(why, "cannot re-sign it: no secret is configured for stripe")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(app.received.try_recv().is_err(), "nothing sent unsigned");
 }

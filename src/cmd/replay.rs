@@ -8,7 +8,7 @@ use crate::exchange::ExchangeId;
 use crate::export::fixture::replay_file;
 use crate::forward::{ForwardConfig, Forwarder};
 use crate::output::human_duration_us;
-use crate::replay::{Job, Pacer, ReplayError, Replayed, replay_all};
+use crate::replay::{Job, Pacer, ReplayError, ReplayOptions, Replayed, replay_all};
 use crate::select::{lookup_error, select};
 use crate::store::{Location, Options, Store};
 use crate::target::Target;
@@ -50,12 +50,13 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         store.clone(),
     );
     let pacer = Pacer::new(args.rate);
+    let opts = ReplayOptions { to, resign: None };
     let mut tally = Tally::default();
 
     let concurrency = usize::from(args.concurrency);
     let report = |id: &ExchangeId, outcome| report(&mut tally, args.json, id, outcome);
     if let Some(path) = &args.from_file {
-        replay_file(&forwarder, path, to.as_ref(), concurrency, &pacer, report).await?;
+        replay_file(&forwarder, path, &opts, concurrency, &pacer, report).await?;
     } else {
         let ids = select(&store, &selection)?;
         if ids.is_empty() {
@@ -77,16 +78,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
             }
         }
         let load = |id: &ExchangeId| store.get(id.as_str()).map_err(|e| e.to_string());
-        replay_all(
-            &forwarder,
-            jobs,
-            to.as_ref(),
-            concurrency,
-            &pacer,
-            load,
-            report,
-        )
-        .await;
+        replay_all(&forwarder, jobs, &opts, concurrency, &pacer, load, report).await;
     }
     store.flush().await?;
     if tally.bad > 0 {
@@ -146,6 +138,7 @@ fn report(
                     "status": ex.status(),
                     "duration_ms": ex.duration_us as f64 / 1000.0,
                     "differs": done.differs,
+                    "resigned": done.resigned,
                     "error": ex.error,
                 })
                 .to_string()
@@ -159,6 +152,9 @@ fn report(
                     human_duration_us(ex.duration_us),
                     differs.unwrap_or("-")
                 );
+                if let Some(provider) = &done.resigned {
+                    line.push_str(&format!("  re-signed ({provider})"));
+                }
                 if let Some(error) = &ex.error {
                     line.push_str(&format!("  error: {error}"));
                 }

@@ -12,8 +12,7 @@ use crate::exchange::{
     Body, Exchange, ExchangeId, Header, RecordedRequest, RecordedResponse, Source,
 };
 use crate::forward::Forwarder;
-use crate::replay::{Job, Pacer, ReplayError, Replayed, base_target, replay_all};
-use crate::target::Target;
+use crate::replay::{Job, Pacer, ReplayError, ReplayOptions, Replayed, base_target, replay_all};
 
 /// The fixture format version this build writes and reads.
 pub const FIXTURE_VERSION: u32 = 1;
@@ -202,7 +201,7 @@ pub fn to_exchange(entry: Entry) -> anyhow::Result<Exchange> {
 pub async fn replay_file(
     forwarder: &Forwarder,
     path: &Path,
-    to: Option<&Target>,
+    opts: &ReplayOptions,
     concurrency: usize,
     pacer: &Pacer,
     report: impl FnMut(&ExchangeId, Result<Replayed, ReplayError>),
@@ -216,7 +215,7 @@ pub async fn replay_file(
         if by_id.contains_key(&ex.id) {
             ex.id = ExchangeId::generate();
         }
-        if to.is_none() {
+        if opts.to.is_none() {
             base_target(&ex.target, &ex.request.uri)
                 .map_err(|e| anyhow::anyhow!("request {} of the fixture: {e}", i + 1))?;
         }
@@ -229,6 +228,6 @@ pub async fn replay_file(
             .cloned()
             .ok_or_else(|| format!("{id} is not in the fixture"))
     };
-    replay_all(forwarder, jobs, to, concurrency, pacer, load, report).await;
+    replay_all(forwarder, jobs, opts, concurrency, pacer, load, report).await;
     Ok(())
 }
