@@ -48,14 +48,17 @@ fn editor() -> anyhow::Result<String> {
 }
 
 async fn run_editor(editor: &str, path: &Path) -> anyhow::Result<()> {
-    // Through the shell, so `EDITOR="code --wait"` works as it does for git.
-    let status = tokio::process::Command::new("sh")
+    // Through the shell, so `EDITOR="code --wait"` works as it does for git. The editor
+    // owns the terminal until it exits; nothing else runs meanwhile.
+    let mut command = std::process::Command::new("sh");
+    command
         .arg("-c")
         .arg(format!("{editor} \"$1\""))
         .arg("sh")
-        .arg(path)
-        .status()
+        .arg(path);
+    let status = tokio::task::spawn_blocking(move || command.status())
         .await
+        .context("the editor task failed")?
         .with_context(|| format!("could not start the editor '{editor}'"))?;
     if !status.success() {
         anyhow::bail!("the editor '{editor}' exited with {status}; nothing was sent");

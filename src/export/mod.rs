@@ -44,13 +44,14 @@ pub fn write(
                 if i > 0 {
                     out.write_all(b",")?;
                 }
-                serde_json::to_writer(&mut *out, &har::entry(&ex))?;
+                // Serialise first: a write error (a closed pipe) then stays an io::Error.
+                out.write_all(&serde_json::to_vec(&har::entry(&ex))?)?;
             }
             Format::Fixture => {
                 if i > 0 {
                     out.write_all(b",\n")?;
                 }
-                serde_json::to_writer(&mut *out, &fixture::entry(&ex))?;
+                out.write_all(&serde_json::to_vec(&fixture::entry(&ex))?)?;
             }
             Format::Curl => {
                 out.write_all(b"\n")?;
