@@ -133,6 +133,10 @@ pub async fn send(
         }
     }
     drop(body);
+    // The record is queued by now (both bodies are done), usually: a flush commits it at
+    // once instead of after the writer's group-commit wait, which would otherwise pace
+    // sequential replays.
+    let _ = store.flush().await;
     let wait = async {
         loop {
             match events.recv().await {
