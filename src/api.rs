@@ -299,7 +299,7 @@ fn list(state: &State, query: &str) -> Response<Full<Bytes>> {
                 "false" | "0" => filter.failed = false,
                 _ => return error(StatusCode::BAD_REQUEST, "failed must be true or false"),
             },
-            "path" => filter.path = Some(value.to_string()),
+            "path" => filter.path = Some(crate::export::har::percent_decode(value)),
             _ => {
                 return error(
                     StatusCode::BAD_REQUEST,

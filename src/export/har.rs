@@ -50,7 +50,8 @@ fn cookies(headers: &[Header], name: &str) -> Value {
     Value::Array(list)
 }
 
-fn percent_decode(text: &str) -> String {
+/// `%XX` escapes decoded (`+` is left as is); invalid UTF-8 is replaced.
+pub(crate) fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
