@@ -76,10 +76,11 @@ pub fn candidates(req: &RecordedRequest) -> Vec<(&'static str, Strength)> {
     }
     // X-Hub-Signature: GitHub's legacy SHA-1, Intercom's SHA-1, or Bitbucket's SHA-256.
     if let Some(value) = req.header("x-hub-signature") {
+        // All three, the likeliest first, so whichever has a secret is checked.
         let providers: &[&str] = if value.trim_start().starts_with("sha256=") {
-            &["bitbucket"]
+            &["bitbucket", "github", "intercom"]
         } else {
-            &["github", "intercom"]
+            &["github", "intercom", "bitbucket"]
         };
         for provider in providers {
             add(provider, Strength::Strong);
@@ -130,11 +131,11 @@ mod tests {
     fn ambiguous_headers_list_every_provider() {
         assert_eq!(
             names(&request(&[("x-hub-signature", "sha1=ab")])),
-            ["github", "intercom"]
+            ["github", "intercom", "bitbucket"]
         );
         assert_eq!(
             names(&request(&[("x-hub-signature", "sha256=ab")])),
-            ["bitbucket"]
+            ["bitbucket", "github", "intercom"]
         );
         assert_eq!(
             names(&request(&[
