@@ -9,7 +9,7 @@ use super::Verdict;
 use super::mac::decode_base64;
 use super::verifier::Ctx;
 
-/// What a public-key check needs: headers, the signature decoder and the verifier.
+/// What a public-key check needs: the headers and the request.
 struct Check<'a> {
     sig_header: &'static str,
     ts_header: &'static str,
@@ -31,14 +31,22 @@ impl Check<'_> {
         Ok((sig.trim(), message))
     }
 
-    fn outcome(&self, verified: Result<(), String>, received: &str) -> Verdict {
+    /// Runs `verify(signature header, signed message)` and turns the outcome into a verdict.
+    fn run(&self, verify: impl FnOnce(&str, &[u8]) -> Result<(), &'static str>) -> Verdict {
+        match self.parts() {
+            Ok((sig, message)) => self.outcome(verify(sig, &message), sig),
+            Err(verdict) => verdict,
+        }
+    }
+
+    fn outcome(&self, verified: Result<(), &str>, received: &str) -> Verdict {
         match verified {
             Ok(()) => Verdict::Valid {
                 provider: self.ctx.provider.to_string(),
             },
             Err(reason) => Verdict::Invalid {
                 provider: self.ctx.provider.to_string(),
-                reason,
+                reason: reason.to_string(),
                 header: Some(self.sig_header.to_string()),
                 expected: None,
                 received: Some(received.to_string()),
@@ -59,11 +67,7 @@ pub fn discord(ctx: &Ctx<'_>) -> Verdict {
         ts_header: "x-signature-timestamp",
         ctx,
     };
-    let (sig, message) = match check.parts() {
-        Ok(parts) => parts,
-        Err(verdict) => return verdict,
-    };
-    let verified = (|| {
+    check.run(|sig, message| {
         let key = ctx
             .secret
             .discord_key()
@@ -71,25 +75,20 @@ pub fn discord(ctx: &Ctx<'_>) -> Verdict {
         let bytes = hex::decode(sig).map_err(|_| "the signature is not hex")?;
         let signature = ed25519_dalek::Signature::from_slice(&bytes)
             .map_err(|_| "the signature is not 64 bytes")?;
-        key.verify(&message, &signature)
+        key.verify(message, &signature)
             .map_err(|_| "the Ed25519 signature does not verify with the configured public key")
-    })();
-    check.outcome(verified.map_err(str::to_string), sig)
+    })
 }
 
 /// SendGrid: base64 DER ECDSA P-256/SHA-256 signature of `timestamp || body`.
 pub fn sendgrid(ctx: &Ctx<'_>) -> Verdict {
+    use p256::ecdsa::signature::Verifier as _;
     let check = Check {
         sig_header: "x-twilio-email-event-webhook-signature",
         ts_header: "x-twilio-email-event-webhook-timestamp",
         ctx,
     };
-    let (sig, message) = match check.parts() {
-        Ok(parts) => parts,
-        Err(verdict) => return verdict,
-    };
-    let verified = (|| {
-        use p256::ecdsa::signature::Verifier as _;
+    check.run(|sig, message| {
         let key = ctx
             .secret
             .sendgrid_key()
@@ -97,8 +96,7 @@ pub fn sendgrid(ctx: &Ctx<'_>) -> Verdict {
         let der = decode_base64(sig).ok_or("the signature is not base64")?;
         let signature = p256::ecdsa::Signature::from_der(&der)
             .map_err(|_| "the signature is not a DER ECDSA signature")?;
-        key.verify(&message, &signature)
+        key.verify(message, &signature)
             .map_err(|_| "the ECDSA signature does not verify with the configured public key")
-    })();
-    check.outcome(verified.map_err(str::to_string), sig)
+    })
 }
