@@ -6,7 +6,7 @@ mod sigvectors;
 
 use std::process::{Command, Output};
 
-use sigvectors::{as_vector_verdict, cases};
+use sigvectors::{as_vector_verdict, assert_all_passed, cases};
 
 fn hooktap(args: &[&str], dir: &std::path::Path, env: &[(&str, &str)]) -> Output {
     let run = || {
@@ -72,12 +72,7 @@ fn every_vector_verifies_through_the_binary() {
             case.id
         );
     }
-    assert!(
-        failures.is_empty(),
-        "{} failures:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert_all_passed(&failures);
 }
 
 #[test]

@@ -98,3 +98,13 @@ pub fn as_vector_verdict(label: &str) -> &str {
         other => other,
     }
 }
+
+/// Fails with every collected failure listed.
+pub fn assert_all_passed(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} failures:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
