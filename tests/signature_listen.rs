@@ -125,13 +125,20 @@ impl Drop for Listen {
 }
 
 fn verify(store: &std::path::Path, args: &[&str]) -> (Option<i32>, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_hooktap"))
-        .arg("verify")
-        .args(args)
-        .args(["--store", store.to_str().expect("utf-8 path")])
-        .current_dir(store.parent().expect("store dir"))
-        .output()
-        .expect("run hooktap verify");
+    let run = || {
+        Command::new(env!("CARGO_BIN_EXE_hooktap"))
+            .arg("verify")
+            .args(args)
+            .args(["--store", store.to_str().expect("utf-8 path")])
+            .current_dir(store.parent().expect("store dir"))
+            .output()
+            .expect("run hooktap verify")
+    };
+    let mut output = run();
+    // The shared target dir may briefly hold another worktree's binary: retry once.
+    if String::from_utf8_lossy(&output.stderr).contains("unrecognized subcommand") {
+        output = run();
+    }
     (
         output.status.code(),
         String::from_utf8_lossy(&output.stdout).into_owned(),
