@@ -87,7 +87,8 @@ impl Freshness {
     /// The skew (positive: the signature is older than `now`) when outside tolerance.
     pub fn violation(&self, now: i64) -> Option<i64> {
         let skew = now.saturating_sub(self.signed_at);
-        let bad = skew > self.tolerance_secs || (self.both_ways && -skew > self.tolerance_secs);
+        let bad = skew > self.tolerance_secs
+            || (self.both_ways && skew.saturating_neg() > self.tolerance_secs);
         bad.then_some(skew)
     }
 }
@@ -125,8 +126,9 @@ impl TimeFormat {
             TimeFormat::Seconds => now.to_string(),
             TimeFormat::Millis => now.saturating_mul(1000).to_string(),
             TimeFormat::Rfc3339 => {
-                let time =
-                    std::time::UNIX_EPOCH + std::time::Duration::from_secs(now.max(0) as u64);
+                // RFC 3339 years stop at 9999.
+                let secs = now.clamp(0, 253_402_300_799) as u64;
+                let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
                 humantime::format_rfc3339_nanos(time).to_string()
             }
         }
@@ -171,6 +173,11 @@ mod tests {
             ..past_only
         };
         assert_eq!(both.violation(699), Some(-301));
+        let extreme = Freshness {
+            signed_at: i64::MAX,
+            ..both
+        };
+        assert_eq!(extreme.violation(-10), Some(i64::MIN));
     }
 
     #[test]
@@ -182,5 +189,10 @@ mod tests {
             );
         }
         assert_eq!(TimeFormat::Seconds.parse("t"), None);
+        assert!(
+            TimeFormat::Rfc3339
+                .format(i64::MAX)
+                .starts_with("9999-12-31T23:59:59")
+        );
     }
 }
