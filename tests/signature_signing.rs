@@ -19,7 +19,10 @@ fn every_shared_secret_scheme_round_trips() {
         // Signing at the extremes of time never panics.
         for extreme in [i64::MIN, -1, i64::MAX] {
             let mut request = case.request.clone();
-            if verifier.resign(&mut request, case.url.as_deref(), extreme).is_ok() {
+            if verifier
+                .resign(&mut request, case.url.as_deref(), extreme)
+                .is_ok()
+            {
                 let _ = verifier.check(&request, case.url.as_deref(), extreme);
             }
         }

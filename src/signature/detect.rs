@@ -1,10 +1,9 @@
-//! Which provider sent a request, from its headers (and User-Agent or body where that is
-//! all there is). Several providers can match (`X-Hub-Signature`): all are returned, best
-//! first, and the verifier takes the first one that has a secret.
+//! Which provider sent a request, from its headers (and User-Agent where that is all there
+//! is; Mailgun's body fields are read by the verifier, only when it has a Mailgun key).
+//! Several providers can match (`X-Hub-Signature`): all are returned, best first, and the
+//! verifier takes the first one that has a secret.
 
 use crate::exchange::RecordedRequest;
-
-use super::mailgun;
 
 /// How sure a detection is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,12 +56,11 @@ const BY_HEADER: &[(&str, &[&str])] = &[
 /// Candidate providers for `req`, best first, without duplicates.
 pub fn candidates(req: &RecordedRequest) -> Vec<(&'static str, Strength)> {
     let mut found: Vec<(&'static str, Strength)> = Vec::new();
-    fn push(found: &mut Vec<(&'static str, Strength)>, name: &'static str, strength: Strength) {
+    let mut add = |name: &'static str, strength| {
         if !found.iter().any(|(n, _)| *n == name) {
             found.push((name, strength));
         }
-    }
-    let mut add = |name: &'static str, strength| push(&mut found, name, strength);
+    };
     // GitLab's signing tokens use Standard Webhooks headers: GitLab first when it says so.
     if req.header("x-gitlab-event").is_some() {
         add("gitlab", Strength::Strong);
@@ -97,10 +95,6 @@ pub fn candidates(req: &RecordedRequest) -> Vec<(&'static str, Strength)> {
         add("okta", Strength::Strong);
     } else if req.header("authorization").is_some() {
         add("okta", Strength::Weak);
-    }
-    if !found.iter().any(|(_, s)| *s == Strength::Strong) && mailgun::looks_signed(&req.body.bytes)
-    {
-        push(&mut found, "mailgun", Strength::Weak);
     }
     found
 }
