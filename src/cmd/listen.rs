@@ -23,7 +23,7 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         location: store_location(&args.store)?,
         retain: args.retain,
         verdict: Some(Arc::new(move |ex: &Exchange| {
-            super::verify::check_exchange(&verifier, ex, None, None)
+            verifier.check_exchange(ex, None, None)
         })),
     })?;
     let forwarder = Forwarder::new(

@@ -9,8 +9,8 @@ use serde_json::json;
 use super::requests::open;
 use super::{UsageError, emit};
 use crate::cli::VerifyArgs;
-use crate::exchange::{Body, Exchange, RecordedRequest, unix_micros};
-use crate::signature::{Verdict, Verifier, explain};
+use crate::exchange::{Body, RecordedRequest, unix_micros};
+use crate::signature::{Verdict, explain};
 use crate::store::LookupError;
 
 /// Some request did not verify: `main` prints this sentence and exits with 1.
@@ -47,7 +47,7 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
                 LookupError::Store(e) => anyhow::Error::new(e).context("could not read the store"),
                 other => anyhow::Error::new(other),
             })?;
-            let verdict = check_exchange(&verifier, &exchange, args.url.as_deref(), args.at);
+            let verdict = verifier.check_exchange(&exchange, args.url.as_deref(), args.at);
             results.push((Some(exchange.id.to_string()), verdict));
         }
     }
@@ -68,30 +68,6 @@ pub fn verify(args: VerifyArgs) -> anyhow::Result<()> {
         .into());
     }
     Ok(())
-}
-
-/// The verdict of a recorded exchange as of its receipt (or `at`), with the URL the sender
-/// called: `url`, else the public URL joined with the path, else the forwarding target.
-pub fn check_exchange(
-    verifier: &Verifier,
-    exchange: &Exchange,
-    url: Option<&str>,
-    at: Option<i64>,
-) -> Option<Verdict> {
-    let url = url.map(str::to_string).or_else(|| signed_url(exchange));
-    let at = at.unwrap_or(exchange.received_at_us.div_euclid(1_000_000));
-    verifier.check(&exchange.request, url.as_deref(), at)
-}
-
-/// The URL a sender most likely signed: the public URL the request arrived on (joined with
-/// the path and query unless it already ends with them), else the forwarding target.
-pub fn signed_url(exchange: &Exchange) -> Option<String> {
-    let uri = &exchange.request.uri;
-    match &exchange.public_url {
-        Some(public) if public.ends_with(uri.as_str()) => Some(public.clone()),
-        Some(public) => Some(format!("{}{uri}", public.trim_end_matches('/'))),
-        None => Some(exchange.target.clone()),
-    }
 }
 
 fn render(id: Option<&str>, verdict: Option<&Verdict>, json: bool) -> String {

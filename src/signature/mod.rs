@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 pub use explain::explain;
 pub use schemes::PROVIDERS;
 pub use secret::Secret;
-pub use verifier::{SignError, Verifier};
+pub use verifier::{SignError, Verifier, signed_url};
 
 /// The outcome of checking one request's signature.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::exchange::RecordedRequest;
+use crate::exchange::{Exchange, RecordedRequest};
 
 use super::detect::{self, Strength};
 use super::template::TemplateScheme;
@@ -82,6 +82,18 @@ pub(crate) fn set_header(req: &mut RecordedRequest, name: &str, value: &str) {
     if !seen {
         req.headers
             .push((name.to_string(), value.as_bytes().to_vec()));
+    }
+}
+
+/// The URL a sender most likely signed (Twilio, Square and HubSpot sign it): the public URL
+/// the request arrived on, joined with the path and query unless it already ends with them;
+/// for local captures, the URL it was forwarded to (the target), the best guess there is.
+pub fn signed_url(exchange: &Exchange) -> String {
+    let uri = &exchange.request.uri;
+    match &exchange.public_url {
+        Some(public) if public.ends_with(uri.as_str()) => public.clone(),
+        Some(public) => format!("{}{uri}", public.trim_end_matches('/')),
+        None => exchange.target.clone(),
     }
 }
 
@@ -195,6 +207,19 @@ impl Verifier {
         })
     }
 
+    /// The verdict of a recorded exchange as of its receipt (or `at`, unix seconds), with
+    /// the URL the sender signed: `url` if given, else [`signed_url`].
+    pub fn check_exchange(
+        &self,
+        exchange: &Exchange,
+        url: Option<&str>,
+        at: Option<i64>,
+    ) -> Option<Verdict> {
+        let url = url.map_or_else(|| signed_url(exchange), str::to_string);
+        let at = at.unwrap_or(exchange.received_at_us.div_euclid(1_000_000));
+        self.check(&exchange.request, Some(&url), at)
+    }
+
     /// Replaces the signature headers of `req` (with a fresh timestamp and id where the
     /// scheme has them) so that [`Verifier::check`] at `now_unix_secs` says valid. Returns
     /// the provider. `url` is where the request will be sent, for schemes that sign it.
@@ -227,5 +252,55 @@ impl Verifier {
             set_header(req, "content-length", &length);
         }
         Ok(provider)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body, ExchangeId, Source};
+
+    fn exchange(public_url: Option<&str>) -> Exchange {
+        Exchange {
+            id: ExchangeId::generate(),
+            received_at_us: 0,
+            source: Source::Relay,
+            public_url: public_url.map(str::to_string),
+            target: "http://127.0.0.1:5000/hook?x=1".into(),
+            request: RecordedRequest {
+                method: "POST".into(),
+                uri: "/hook?x=1".into(),
+                version: "HTTP/1.1".into(),
+                headers: vec![("a".into(), b"1".to_vec()), ("A".into(), b"2".to_vec())],
+                body: Body::default(),
+            },
+            response: None,
+            ttfb_us: None,
+            duration_us: 0,
+            error: None,
+            replay_of: None,
+            verdict: None,
+        }
+    }
+
+    #[test]
+    fn the_signed_url_joins_the_public_url_and_the_path() {
+        let base = exchange(Some("https://relay.example/t/demo/"));
+        assert_eq!(signed_url(&base), "https://relay.example/t/demo/hook?x=1");
+        let full = exchange(Some("https://relay.example/t/demo/hook?x=1"));
+        assert_eq!(signed_url(&full), "https://relay.example/t/demo/hook?x=1");
+        assert_eq!(
+            signed_url(&exchange(None)),
+            "http://127.0.0.1:5000/hook?x=1"
+        );
+    }
+
+    #[test]
+    fn set_header_replaces_duplicates_or_appends() {
+        let mut req = exchange(None).request;
+        set_header(&mut req, "a", "3");
+        assert_eq!(req.headers, vec![("a".to_string(), b"3".to_vec())]);
+        set_header(&mut req, "b", "4");
+        assert_eq!(req.header("b"), Some("4"));
     }
 }
