@@ -2,6 +2,7 @@
 
 mod listen;
 mod requests;
+mod verify;
 
 use std::io::Write;
 
@@ -21,6 +22,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listen(args) => listen(args).await,
         Command::Requests(args) => requests::requests(args),
         Command::Show(args) => requests::show(args),
+        Command::Verify(args) => verify::verify(args),
     }
 }
 

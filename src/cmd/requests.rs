@@ -7,7 +7,7 @@ use crate::cli::{RequestsArgs, ShowArgs, StoreArgs};
 use crate::output;
 use crate::store::{Filter, Location, LookupError, Reader, Store};
 
-fn open(args: &StoreArgs) -> anyhow::Result<Reader> {
+pub(super) fn open(args: &StoreArgs) -> anyhow::Result<Reader> {
     Ok(match store_location(args)? {
         Location::File(path) => Store::open_read_only(&path)?,
         Location::Memory => {
