@@ -1,6 +1,7 @@
 //! The command line: clap definitions only; `cmd` turns them into work.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
@@ -29,6 +30,8 @@ pub enum Command {
     Diff(crate::cli_replay::DiffArgs),
     /// Write recorded requests as HAR, curl commands or a replayable fixture.
     Export(crate::cli_replay::ExportArgs),
+    /// Check webhook signatures of recorded requests, or of a request saved in a file.
+    Verify(VerifyArgs),
 }
 
 /// Where the store is, shared by every command that reads or writes it.
@@ -80,6 +83,79 @@ pub struct ListenArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub secrets: SecretArgs,
+}
+
+/// Webhook secrets for signature checks, shared by `listen`, `verify` and `replay`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SecretArgs {
+    /// Check signatures from PROVIDER with SECRET (repeatable): stripe=whsec_…, github=…,
+    /// standard-webhooks=whsec_…; for discord and sendgrid the public key. Secrets can
+    /// also come from hooktap.toml, by environment variable.
+    #[arg(long = "verify", value_name = "PROVIDER=SECRET", value_parser = parse_secret_flag)]
+    pub verify: Vec<SecretFlag>,
+
+    /// Config file with secrets and generic schemes [default: ./hooktap.toml if present].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Check every request as this provider instead of detecting it from the headers.
+    #[arg(long, value_name = "NAME")]
+    pub provider: Option<String>,
+}
+
+/// A `--verify PROVIDER=SECRET` value; `Debug` hides it.
+#[derive(Clone)]
+pub struct SecretFlag(pub String);
+
+impl std::fmt::Debug for SecretFlag {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let provider = self.0.split_once('=').map_or("?", |(p, _)| p);
+        write!(f, "{provider}=***")
+    }
+}
+
+/// Never fails: checking happens when the verifier is built, so that an error message
+/// from clap can never echo a secret.
+fn parse_secret_flag(text: &str) -> Result<SecretFlag, String> {
+    Ok(SecretFlag(text.to_string()))
+}
+
+/// `hooktap verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Recorded requests to check (ids or unique prefixes), with the secrets configured now.
+    #[arg(
+        value_name = "ID",
+        required_unless_present = "request",
+        conflicts_with = "request"
+    )]
+    pub ids: Vec<String>,
+
+    /// Check a raw HTTP/1.1 request from FILE (what `show --raw` prints) instead.
+    #[arg(long, value_name = "FILE")]
+    pub request: Option<PathBuf>,
+
+    /// The public URL the sender called, for schemes that sign it (Twilio, Square, HubSpot).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Check as of this time (unix seconds) [default: now for a file, the time of receipt
+    /// for a recorded request].
+    #[arg(long, value_name = "UNIX_SECONDS", allow_negative_numbers = true)]
+    pub at: Option<i64>,
+
+    /// Print one JSON object per request.
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub secrets: SecretArgs,
 }
 
 /// `hooktap requests`.

@@ -4,7 +4,7 @@
 //! - [`exchange`]: the record of one request and its response, shared by everything else;
 //! - [`store`]: the SQLite history of exchanges, written off the forwarding path;
 //! - [`forward`] and [`capture`]: the local capture listener and the forwarder to the app;
-//! - [`signature`]: webhook signature verdicts;
+//! - [`signature`] and [`config`]: webhook signature verdicts, secrets and re-signing;
 //! - [`cli`] and [`cmd`]: the command line.
 
 #![forbid(unsafe_code)]
@@ -17,6 +17,7 @@ pub mod cli_replay;
 pub mod cmd;
 pub mod diff;
 pub mod edit;
+pub mod config;
 pub mod exchange;
 pub mod export;
 pub mod forward;

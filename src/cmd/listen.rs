@@ -18,10 +18,13 @@ use crate::target::Target;
 /// Runs `hooktap listen` until Ctrl-C.
 pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     let target = Target::parse(&args.target).map_err(|e| UsageError(e.to_string()))?;
+    let verifier = args.secrets.verifier()?;
     let store = Store::open(Options {
         location: store_location(&args.store)?,
         retain: args.retain,
-        verdict: None,
+        verdict: Some(Arc::new(move |ex: &Exchange| {
+            verifier.check_exchange(ex, None, None)
+        })),
     })?;
     let forwarder = Forwarder::new(
         ForwardConfig {

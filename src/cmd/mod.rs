@@ -5,6 +5,7 @@ mod export;
 mod listen;
 mod replay;
 mod requests;
+mod verify;
 
 use std::io::Write;
 
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Replay(args) => replay::replay(args).await,
         Command::Diff(args) => diff::diff(args),
         Command::Export(args) => export::export(args),
+        Command::Verify(args) => verify::verify(args),
     }
 }
 

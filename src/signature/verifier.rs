@@ -1,0 +1,306 @@
+//! [`Verifier`]: picks the provider for a request, checks it against the configured secret,
+//! and re-signs requests for replay.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::exchange::{Exchange, RecordedRequest};
+
+use super::detect::{self, Strength};
+use super::template::TemplateScheme;
+use super::{Secret, Verdict, mailgun, schemes};
+
+/// What a scheme needs to check one request.
+#[derive(Clone, Copy)]
+pub(crate) struct Ctx<'a> {
+    /// Provider name (built-in or generic).
+    pub provider: &'a str,
+    /// The request.
+    pub req: &'a RecordedRequest,
+    /// The public URL the sender called, for schemes that sign it.
+    pub url: Option<&'a str>,
+    /// The time to check against (or to sign at), unix seconds.
+    pub now: i64,
+    /// The configured secret.
+    pub secret: &'a Secret,
+}
+
+impl Ctx<'_> {
+    /// The same context over another request.
+    pub fn with<'b>(&'b self, req: &'b RecordedRequest) -> Ctx<'b> {
+        Ctx { req, ..*self }
+    }
+}
+
+/// Why a request could not be re-signed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SignError {
+    /// No provider recognised and none pinned.
+    #[error("no webhook provider is recognised from the headers; pin one with --provider")]
+    NoProvider,
+    /// No secret for the provider.
+    #[error("no secret is configured for {0}; pass --verify {0}=SECRET or add it to hooktap.toml")]
+    NoSecret(String),
+    /// The configured key is public: only the provider can sign.
+    #[error("{0} signs with a private key only {0} has, so hooktap cannot re-sign it")]
+    PublicKeyOnly(String),
+    /// The scheme signs the URL and none is known.
+    #[error("{0} signs the URL the request is sent to; give the URL (--to or --url)")]
+    NeedsUrl(String),
+    /// Something else about this request.
+    #[error("cannot re-sign for {0}: {1}")]
+    Unsupported(String, String),
+}
+
+impl SignError {
+    /// A sign error from the verdict a missing part produced.
+    pub(crate) fn from_verdict(provider: &str, verdict: Verdict) -> Self {
+        let why = match verdict {
+            Verdict::MissingHeader { header, .. } => format!("the request has no {header} header"),
+            Verdict::Invalid { reason, .. } => reason,
+            other => other.label().to_string(),
+        };
+        SignError::Unsupported(provider.to_string(), why)
+    }
+}
+
+/// Sets header `name` (lowercase) to `value`: replaces the first occurrence, drops the
+/// others, or appends it.
+pub(crate) fn set_header(req: &mut RecordedRequest, name: &str, value: &str) {
+    let mut seen = false;
+    req.headers.retain_mut(|(n, v)| {
+        if !n.eq_ignore_ascii_case(name) {
+            return true;
+        }
+        if seen {
+            return false;
+        }
+        seen = true;
+        *v = value.as_bytes().to_vec();
+        true
+    });
+    if !seen {
+        req.headers
+            .push((name.to_string(), value.as_bytes().to_vec()));
+    }
+}
+
+/// The URL a sender most likely signed (Twilio, Square and HubSpot sign it): the public URL
+/// the request arrived on, joined with the path and query unless it already ends with them;
+/// for local captures, the URL it was forwarded to (the target), the best guess there is.
+pub fn signed_url(exchange: &Exchange) -> String {
+    let uri = &exchange.request.uri;
+    match &exchange.public_url {
+        Some(public) if public.ends_with(uri.as_str()) => public.clone(),
+        Some(public) => format!("{}{uri}", public.trim_end_matches('/')),
+        None => exchange.target.clone(),
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    secrets: BTreeMap<String, Secret>,
+    generic: Vec<(String, TemplateScheme)>,
+    pin: Option<String>,
+}
+
+/// Checks and re-signs webhooks with the configured secrets. Cheap to clone.
+#[derive(Clone, Default)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Verifier")
+            .field("providers", &self.inner.secrets.keys().collect::<Vec<_>>())
+            .field("pin", &self.inner.pin)
+            .finish()
+    }
+}
+
+impl Verifier {
+    /// A verifier from secrets by provider name, generic schemes by name, and an optional
+    /// pinned provider (used for every request instead of detection).
+    pub fn new(
+        secrets: impl IntoIterator<Item = (String, Secret)>,
+        generic: Vec<(String, TemplateScheme)>,
+        pin: Option<String>,
+    ) -> Self {
+        Verifier {
+            inner: Arc::new(Inner {
+                secrets: secrets.into_iter().collect(),
+                generic,
+                pin,
+            }),
+        }
+    }
+
+    /// The providers that have a secret.
+    pub fn configured(&self) -> impl Iterator<Item = &str> {
+        self.inner.secrets.keys().map(String::as_str)
+    }
+
+    /// True when the name is a built-in provider or a configured generic scheme.
+    pub fn knows(&self, name: &str) -> bool {
+        schemes::PROVIDERS.contains(&name) || self.generic(name).is_some()
+    }
+
+    fn generic(&self, name: &str) -> Option<&TemplateScheme> {
+        self.inner
+            .generic
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, s)| s)
+    }
+
+    /// The provider to check `req` as: the pinned one; else the first detected candidate
+    /// with a secret; else the first one detected for sure.
+    pub fn provider_for(&self, req: &RecordedRequest) -> Option<String> {
+        if let Some(pin) = &self.inner.pin {
+            return Some(pin.clone());
+        }
+        let mut candidates: Vec<(&str, Strength)> = self
+            .inner
+            .generic
+            .iter()
+            .filter(|(_, s)| s.headers.iter().any(|h| req.header(h).is_some()))
+            .map(|(n, _)| (n.as_str(), Strength::Strong))
+            .collect();
+        candidates.extend(detect::candidates(req));
+        let chosen = candidates
+            .iter()
+            .find(|(n, _)| self.inner.secrets.contains_key(*n))
+            .or_else(|| candidates.iter().find(|(_, s)| *s == Strength::Strong))
+            .map(|(n, _)| n.to_string());
+        // Mailgun signs inside the body: only read it when nothing else matched and a
+        // Mailgun key is configured, so other requests never pay for the scan.
+        chosen.or_else(|| {
+            (self.inner.secrets.contains_key("mailgun") && mailgun::looks_signed(&req.body.bytes))
+                .then(|| "mailgun".to_string())
+        })
+    }
+
+    /// The verdict for `req` as received at `at_unix_secs`; `url` is the public URL the
+    /// sender called (Twilio, Square and HubSpot sign it). `None` when no provider is
+    /// recognised and none is pinned.
+    pub fn check(
+        &self,
+        req: &RecordedRequest,
+        url: Option<&str>,
+        at_unix_secs: i64,
+    ) -> Option<Verdict> {
+        let provider = self.provider_for(req)?;
+        let Some(secret) = self.inner.secrets.get(&provider) else {
+            return Some(Verdict::NoSecret { provider });
+        };
+        let ctx = Ctx {
+            provider: &provider,
+            req,
+            url,
+            now: at_unix_secs,
+            secret,
+        };
+        Some(match self.generic(&provider) {
+            Some(scheme) => scheme.verify(&ctx),
+            None => schemes::verify(&ctx),
+        })
+    }
+
+    /// The verdict of a recorded exchange as of its receipt (or `at`, unix seconds), with
+    /// the URL the sender signed: `url` if given, else [`signed_url`].
+    pub fn check_exchange(
+        &self,
+        exchange: &Exchange,
+        url: Option<&str>,
+        at: Option<i64>,
+    ) -> Option<Verdict> {
+        let url = url.map_or_else(|| signed_url(exchange), str::to_string);
+        let at = at.unwrap_or(exchange.received_at_us.div_euclid(1_000_000));
+        self.check(&exchange.request, Some(&url), at)
+    }
+
+    /// Replaces the signature headers of `req` (with a fresh timestamp and id where the
+    /// scheme has them) so that [`Verifier::check`] at `now_unix_secs` says valid. Returns
+    /// the provider. `url` is where the request will be sent, for schemes that sign it.
+    pub fn resign(
+        &self,
+        req: &mut RecordedRequest,
+        url: Option<&str>,
+        now_unix_secs: i64,
+    ) -> Result<String, SignError> {
+        let provider = self.provider_for(req).ok_or(SignError::NoProvider)?;
+        let secret = self
+            .inner
+            .secrets
+            .get(&provider)
+            .ok_or_else(|| SignError::NoSecret(provider.clone()))?;
+        let original = req.clone();
+        let ctx = Ctx {
+            provider: &provider,
+            req: &original,
+            url,
+            now: now_unix_secs,
+            secret,
+        };
+        match self.generic(&provider) {
+            Some(scheme) => scheme.sign(&ctx, req)?,
+            None => schemes::sign(&ctx, req)?,
+        }
+        if req.body.bytes != original.body.bytes && req.header("content-length").is_some() {
+            let length = req.body.bytes.len().to_string();
+            set_header(req, "content-length", &length);
+        }
+        Ok(provider)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body, ExchangeId, Source};
+
+    fn exchange(public_url: Option<&str>) -> Exchange {
+        Exchange {
+            id: ExchangeId::generate(),
+            received_at_us: 0,
+            source: Source::Relay,
+            public_url: public_url.map(str::to_string),
+            target: "http://127.0.0.1:5000/hook?x=1".into(),
+            request: RecordedRequest {
+                method: "POST".into(),
+                uri: "/hook?x=1".into(),
+                version: "HTTP/1.1".into(),
+                headers: vec![("a".into(), b"1".to_vec()), ("A".into(), b"2".to_vec())],
+                body: Body::default(),
+            },
+            response: None,
+            ttfb_us: None,
+            duration_us: 0,
+            error: None,
+            replay_of: None,
+            verdict: None,
+        }
+    }
+
+    #[test]
+    fn the_signed_url_joins_the_public_url_and_the_path() {
+        let base = exchange(Some("https://relay.example/t/demo/"));
+        assert_eq!(signed_url(&base), "https://relay.example/t/demo/hook?x=1");
+        let full = exchange(Some("https://relay.example/t/demo/hook?x=1"));
+        assert_eq!(signed_url(&full), "https://relay.example/t/demo/hook?x=1");
+        assert_eq!(
+            signed_url(&exchange(None)),
+            "http://127.0.0.1:5000/hook?x=1"
+        );
+    }
+
+    #[test]
+    fn set_header_replaces_duplicates_or_appends() {
+        let mut req = exchange(None).request;
+        set_header(&mut req, "a", "3");
+        assert_eq!(req.headers, vec![("a".to_string(), b"3".to_vec())]);
+        set_header(&mut req, "b", "4");
+        assert_eq!(req.header("b"), Some("4"));
+    }
+}
