@@ -25,7 +25,8 @@ use crate::cli_replay::{ApiArgs, ApiToken};
 use crate::cmd::UsageError;
 use crate::forward::Forwarder;
 use crate::output::exchange_json;
-use crate::replay::{ReplayError, ReplayOptions, replay_one};
+use crate::replay::{ReplayError, ReplayOptions, Resign, replay_one, resign_with};
+use crate::signature::Verifier;
 use crate::store::{Filter, LookupError};
 use crate::target::Target;
 
@@ -47,6 +48,7 @@ struct State {
     forwarder: Forwarder,
     token: Option<ApiToken>,
     loopback: bool,
+    resign: Option<Resign>,
 }
 
 impl ApiServer {
@@ -80,8 +82,19 @@ impl ApiServer {
                 forwarder,
                 token,
                 loopback,
+                resign: None,
             }),
         })
+    }
+
+    /// Lets `"resign": true` replays re-sign with `verifier`'s secrets.
+    pub fn with_verifier(mut self, verifier: Verifier) -> Self {
+        if verifier.configured().next().is_some()
+            && let Some(state) = Arc::get_mut(&mut self.state)
+        {
+            state.resign = Some(resign_with(verifier));
+        }
+        self
     }
 
     /// The address actually bound.
@@ -138,6 +151,7 @@ impl ApiServer {
 pub async fn bind_for_listen(
     args: &ApiArgs,
     forwarder: Forwarder,
+    verifier: Verifier,
 ) -> anyhow::Result<Option<ApiServer>> {
     let explicit = args.api_addr.is_some();
     let text = args.api_addr.as_deref().unwrap_or(DEFAULT_ADDR).trim();
@@ -157,7 +171,7 @@ pub async fn bind_for_listen(
     )
     .await
     {
-        Ok(server) => Ok(Some(server)),
+        Ok(server) => Ok(Some(server.with_verifier(verifier))),
         Err(err) if !explicit && err.downcast_ref::<UsageError>().is_none() => {
             eprintln!("hooktap: the local API is off: {err:#}");
             Ok(None)
@@ -348,6 +362,8 @@ async fn clear(state: &State) -> Response<Full<Bytes>> {
 #[serde(deny_unknown_fields)]
 struct ReplayBody {
     to: Option<String>,
+    #[serde(default)]
+    resign: bool,
 }
 
 async fn replay(state: &State, id: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -386,7 +402,17 @@ async fn replay(state: &State, id: &str, req: Request<Incoming>) -> Response<Ful
         Ok(ex) => ex,
         Err(err) => return lookup_failure(err),
     };
-    let opts = ReplayOptions { to, resign: None };
+    let resign = match (body.resign, &state.resign) {
+        (false, _) => None,
+        (true, Some(resign)) => Some(resign.clone()),
+        (true, None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "resign needs the signing secret: start listen with --verify PROVIDER=SECRET or add it to hooktap.toml",
+            );
+        }
+    };
+    let opts = ReplayOptions { to, resign };
     match replay_one(&state.forwarder, &original, &opts).await {
         Ok(done) => {
             let ex = &done.exchange;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args};
 
-use crate::cli::{StoreArgs, parse_duration};
+use crate::cli::{SecretArgs, StoreArgs, parse_duration};
 
 /// Which recorded requests a command works on.
 #[derive(Debug, Args, Clone, Default)]
@@ -60,6 +60,12 @@ pub struct ReplayArgs {
     #[arg(long)]
     pub edit: bool,
 
+    /// Replace the signature headers with fresh ones from the configured secret (a new
+    /// timestamp and id where the scheme has them), after any --edit, so the app's check
+    /// passes for an old or edited request. Without it the request is sent as recorded.
+    #[arg(long)]
+    pub resign: bool,
+
     /// Start at most N replays a second (e.g. 5/s, 5, 30/m).
     #[arg(long, value_name = "N/s", value_parser = parse_rate)]
     pub rate: Option<f64>,
@@ -78,6 +84,9 @@ pub struct ReplayArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub secrets: SecretArgs,
 }
 
 /// `hooktap diff`.
@@ -124,6 +133,10 @@ pub struct ExportArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    /// The secrets to redact (`--verify PROVIDER=SECRET`, hooktap.toml).
+    #[command(flatten)]
+    pub secrets: SecretArgs,
 }
 
 /// The local API's flags on `hooktap listen`.

@@ -3,7 +3,7 @@
 //! exchange with `replay_of` set.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -14,9 +14,12 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use crate::diff::responses_differ;
-use crate::exchange::{Exchange, ExchangeId, RecordedRequest, RecordedResponse, Source};
+use crate::exchange::{
+    Exchange, ExchangeId, RecordedRequest, RecordedResponse, Source, unix_micros,
+};
 use crate::forward::{Forwarder, RequestMeta};
 use crate::output::human_size;
+use crate::signature::Verifier;
 use crate::target::Target;
 
 /// How long a replay may take beyond the forwarder's own timeout before it is given up.
@@ -108,11 +111,13 @@ pub fn build_request(req: &RecordedRequest) -> Result<Request<Full<Bytes>>, Stri
     Ok(request)
 }
 
-/// Sends `req` to `target` through `forwarder` and returns its record once stored.
+/// Sends `req` to `target` through `forwarder` and returns its record once stored;
+/// `public_url` is recorded as the URL the request was addressed to.
 pub async fn send(
     forwarder: &Forwarder,
     req: &RecordedRequest,
     target: Target,
+    public_url: Option<String>,
     replay_of: Option<ExchangeId>,
 ) -> Result<Arc<Exchange>, ReplayError> {
     let request = build_request(req).map_err(ReplayError::Refused)?;
@@ -122,6 +127,7 @@ pub async fn send(
     let mut events = store.subscribe();
     let mut meta = RequestMeta::new(Source::Replay);
     meta.replay_of = replay_of;
+    meta.public_url = public_url;
     meta.target = Some(target);
     meta.id = Some(id.clone());
     let response = forwarder.forward(request, meta).await;
@@ -164,6 +170,16 @@ pub async fn send(
 /// configured secrets by the caller, so replay does not depend on the signature schemes.
 pub type Resign = Arc<dyn Fn(&mut RecordedRequest, &str) -> Result<String, String> + Send + Sync>;
 
+/// A [`Resign`] hook from the configured secrets, with the time taken at send time.
+pub fn resign_with(verifier: Verifier) -> Resign {
+    Arc::new(move |req, url| {
+        let now = unix_micros(SystemTime::now()) / 1_000_000;
+        verifier
+            .resign(req, Some(url), now)
+            .map_err(|err| err.to_string())
+    })
+}
+
 /// How to replay.
 #[derive(Clone, Default)]
 pub struct ReplayOptions {
@@ -197,23 +213,34 @@ pub async fn replay_request(
         Some(target) => target.clone(),
         None => original_target(original).map_err(ReplayError::Refused)?,
     };
+    // A tunnelled request keeps the public URL it arrived on while its path is unchanged:
+    // schemes that sign the URL sign that one, both when re-signing and when the replay's
+    // verdict is checked. Otherwise the URL is where the replay goes.
+    let public_url = original
+        .public_url
+        .clone()
+        .filter(|_| request.uri == original.request.uri);
     let mut resigned = None;
     let mut signed;
     let mut request = request;
     if let Some(resign) = &opts.resign {
-        // Schemes that sign the URL sign the one the sender used: the public URL for a
-        // tunnelled request whose path is unchanged, else where the replay goes.
-        let url = match &original.public_url {
-            Some(public) if request.uri == original.request.uri => public.clone(),
-            _ => target.join(&request.uri).to_string(),
-        };
+        let url = public_url
+            .clone()
+            .unwrap_or_else(|| target.join(&request.uri).to_string());
         signed = request.clone();
         let provider = resign(&mut signed, &url)
             .map_err(|why| ReplayError::Refused(format!("cannot re-sign it: {why}")))?;
         resigned = Some(provider);
         request = &signed;
     }
-    let exchange = send(forwarder, request, target, Some(original.id.clone())).await?;
+    let exchange = send(
+        forwarder,
+        request,
+        target,
+        public_url,
+        Some(original.id.clone()),
+    )
+    .await?;
     let differs = Some(responses_differ(
         original.response.as_ref(),
         exchange.response.as_ref(),

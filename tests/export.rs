@@ -285,3 +285,44 @@ async fn fixture_export_then_from_file_sends_the_same_requests_again() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not a hooktap fixture"));
 }
+
+#[tokio::test]
+async fn configured_secrets_are_redacted_from_exports_unless_no_redact() {
+    require_subcommand("export").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let store_arg = store.to_str().unwrap();
+    let mut app = App::start().await;
+    let secret = "whsec_leaked_into_a_body_9f3";
+    let body = format!("{{\"debug\":\"key={secret}\"}}");
+    let sends = [Send::post("/leak", body.as_bytes()).header("x-echo", secret)];
+    capture_via_cli(&mut app, &store, &sends, &[]).await;
+    let flag = format!("stripe={secret}");
+    for format in ["--har", "--curl", "--fixture"] {
+        let out = export(&["export", format, "--verify", &flag, "--store", store_arg]).await;
+        let text = String::from_utf8_lossy(&out);
+        assert!(!text.contains(secret), "{format}: {text}");
+        let out = export(&[
+            "export",
+            format,
+            "--no-redact",
+            "--verify",
+            &flag,
+            "--store",
+            store_arg,
+        ])
+        .await;
+        assert!(
+            String::from_utf8_lossy(&out).contains(secret),
+            "{format} --no-redact"
+        );
+    }
+    let har: Value = serde_json::from_slice(
+        &export(&["export", "--har", "--verify", &flag, "--store", store_arg]).await,
+    )
+    .unwrap();
+    assert_eq!(
+        har["log"]["entries"][0]["request"]["postData"]["text"],
+        "{\"debug\":\"key=REDACTED\"}"
+    );
+}

@@ -23,7 +23,13 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     if ids.is_empty() {
         eprintln!("no recorded request matches; the export is empty");
     }
-    let redactor = Redactor::new(!args.no_redact, Vec::new());
+    let secrets: Vec<String> = if args.no_redact {
+        Vec::new()
+    } else {
+        let verifier = args.secrets.verifier()?;
+        verifier.secret_texts().map(str::to_string).collect()
+    };
+    let redactor = Redactor::new(!args.no_redact, secrets);
     match &args.output {
         Some(path) => {
             let file = std::fs::File::create(path)

@@ -19,6 +19,7 @@ use crate::target::Target;
 pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     let target = Target::parse(&args.target).map_err(|e| UsageError(e.to_string()))?;
     let verifier = args.secrets.verifier()?;
+    let api_verifier = verifier.clone();
     let store = Store::open(Options {
         location: store_location(&args.store)?,
         retain: args.retain,
@@ -36,7 +37,7 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     );
     let server = CaptureServer::bind(args.capture_addr, forwarder.clone()).await?;
     let capture_addr = server.local_addr()?;
-    let api = crate::api::bind_for_listen(&args.api, forwarder).await?;
+    let api = crate::api::bind_for_listen(&args.api, forwarder, api_verifier).await?;
     let api_addr = api.as_ref().map(|a| a.local_addr()).transpose()?;
     let mut events = store.subscribe();
 

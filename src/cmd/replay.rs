@@ -4,12 +4,15 @@ use serde_json::json;
 
 use super::{UsageError, emit, store_location};
 use crate::cli_replay::ReplayArgs;
-use crate::exchange::ExchangeId;
+use std::sync::Arc;
+
+use crate::exchange::{Exchange, ExchangeId};
 use crate::export::fixture::replay_file;
 use crate::forward::{ForwardConfig, Forwarder};
 use crate::output::human_duration_us;
-use crate::replay::{Job, Pacer, ReplayError, ReplayOptions, Replayed, replay_all};
+use crate::replay::{Job, Pacer, ReplayError, ReplayOptions, Replayed, replay_all, resign_with};
 use crate::select::{lookup_error, select};
+use crate::signature::Verifier;
 use crate::store::{Location, Options, Store};
 use crate::target::Target;
 
@@ -37,7 +40,8 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     if args.edit && selection.ids.len() != 1 {
         return Err(UsageError("--edit takes exactly one request ID".into()).into());
     }
-    let store = open_store(&args)?;
+    let verifier = args.secrets.verifier()?;
+    let store = open_store(&args, verifier.clone())?;
     let forwarder = Forwarder::new(
         ForwardConfig {
             // Every replay names its own target; this one is never used.
@@ -50,7 +54,18 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         store.clone(),
     );
     let pacer = Pacer::new(args.rate);
-    let opts = ReplayOptions { to, resign: None };
+    let resign = if args.resign {
+        if verifier.configured().next().is_none() {
+            return Err(UsageError(
+                "--resign needs the signing secret: pass --verify PROVIDER=SECRET or add it to hooktap.toml".into(),
+            )
+            .into());
+        }
+        Some(resign_with(verifier))
+    } else {
+        None
+    };
+    let opts = ReplayOptions { to, resign };
     let mut tally = Tally::default();
 
     let concurrency = usize::from(args.concurrency);
@@ -91,7 +106,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open_store(args: &ReplayArgs) -> anyhow::Result<Store> {
+fn open_store(args: &ReplayArgs, verifier: Verifier) -> anyhow::Result<Store> {
     let location = store_location(&args.store)?;
     match &location {
         Location::Memory if args.from_file.is_none() => {
@@ -113,7 +128,10 @@ fn open_store(args: &ReplayArgs) -> anyhow::Result<Store> {
     Store::open(Options {
         location,
         retain: usize::MAX,
-        verdict: None,
+        // Replays get a verdict like live traffic: a re-signed one should check as valid.
+        verdict: Some(Arc::new(move |ex: &Exchange| {
+            verifier.check_exchange(ex, None, None)
+        })),
     })
 }
 

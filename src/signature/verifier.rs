@@ -136,6 +136,11 @@ impl Verifier {
         }
     }
 
+    /// The configured secrets as text, so exports can redact them.
+    pub fn secret_texts(&self) -> impl Iterator<Item = &str> {
+        self.inner.secrets.values().map(Secret::expose)
+    }
+
     /// The providers that have a secret.
     pub fn configured(&self) -> impl Iterator<Item = &str> {
         self.inner.secrets.keys().map(String::as_str)
