@@ -264,3 +264,71 @@ async fn the_api_resigns_when_asked_and_says_why_it_cannot() {
     assert!(String::from_utf8_lossy(&answer).contains("resign needs the signing secret"));
     assert!(app.received.try_recv().is_err(), "nothing sent unsigned");
 }
+
+#[tokio::test]
+async fn resigning_happens_after_an_edit_on_the_request_about_to_be_sent() {
+    use hooktap::replay::{ReplayError, ReplayOptions, Resign, replay_one, replay_request};
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+    const LIMIT: usize = 10 * 1024 * 1024;
+    let mut app = App::start().await;
+    let mut capture =
+        common::Capture::start(&app.port().to_string(), Duration::from_secs(10), LIMIT).await;
+    common::send(
+        Send::post("/sig?x=1", b"abc")
+            .header("x-sig", "old")
+            .to(&capture.url("")),
+    )
+    .await;
+    app.next().await;
+    let original = capture.next().await;
+
+    let urls = Arc::new(Mutex::new(Vec::new()));
+    let seen = urls.clone();
+    let resign: Resign = Arc::new(move |req, url| {
+        seen.lock().unwrap().push(url.to_string());
+        let sig = format!("new:{}", String::from_utf8_lossy(&req.body.bytes));
+        for (name, value) in req.headers.iter_mut() {
+            if name == "x-sig" {
+                *value = sig.clone().into_bytes();
+            }
+        }
+        Ok("fake".into())
+    });
+    let opts = ReplayOptions {
+        to: None,
+        resign: Some(resign),
+    };
+    let mut edited = original.request.clone();
+    edited.body = hooktap::exchange::Body::full(b"abcdef".to_vec());
+    hooktap::http1::fix_content_length(&mut edited);
+    let forwarder = common::replay::forwarder(&capture.store, &app);
+    let replayed = replay_request(&forwarder, &original, &edited, &opts)
+        .await
+        .unwrap();
+    let got = app.next().await;
+    assert_eq!(
+        got.header("x-sig").as_deref(),
+        Some("new:abcdef"),
+        "signed after the edit"
+    );
+    assert_eq!(&got.body[..], b"abcdef");
+    assert_eq!(replayed.resigned.as_deref(), Some("fake"));
+    assert_eq!(
+        urls.lock().unwrap().as_slice(),
+        [format!("http://127.0.0.1:{}/sig?x=1", app.port())]
+    );
+
+    let failing: Resign = Arc::new(|_, _| Err("no secret is configured for stripe".into()));
+    let opts = ReplayOptions {
+        to: None,
+        resign: Some(failing),
+    };
+    match replay_one(&forwarder, &original, &opts).await {
+        Err(ReplayError::Refused(why)) => {
+            assert_eq!(why, "cannot re-sign it: no secret is configured for stripe")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    assert!(app.received.try_recv().is_err(), "nothing sent unsigned");
+}

@@ -1,0 +1,105 @@
+//! Who may use the API: the bearer token, and no web pages (by `Origin`, or by a foreign
+//! `Host` from DNS rebinding).
+
+use bytes::Bytes;
+use http::{Request, Response, StatusCode, header};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use subtle::ConstantTimeEq;
+
+use super::State;
+use super::routes::error;
+
+fn is_loopback_host(host: &str) -> bool {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return ip.is_loopback();
+    }
+    let name = match host.strip_prefix('[') {
+        Some(rest) => rest.split(']').next().unwrap_or(""),
+        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Refuses requests a web page could have made: a browser names its page's origin, and
+/// DNS rebinding shows up as a foreign `Host` on a loopback listener.
+pub(super) fn check_access(
+    state: &State,
+    req: &Request<Incoming>,
+) -> Option<Response<Full<Bytes>>> {
+    if let Some(token) = &state.token {
+        let given = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !bool::from(given.as_bytes().ct_eq(token.0.as_bytes())) {
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong API token: send Authorization: Bearer <token>",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            return Some(response);
+        }
+    }
+    if let Some(origin) = req.headers().get(header::ORIGIN) {
+        let host = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map_or("", |(_, rest)| rest);
+        if !is_loopback_host(host) {
+            return Some(error(
+                StatusCode::FORBIDDEN,
+                "requests from web pages are refused",
+            ));
+        }
+    }
+    if state.loopback && state.token.is_none() {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !is_loopback_host(host) {
+            return Some(error(
+                StatusCode::FORBIDDEN,
+                "the Host header must name this machine (127.0.0.1 or localhost)",
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts_are_recognised() {
+        for host in [
+            "127.0.0.1:4748",
+            "localhost",
+            "LOCALHOST:1",
+            "[::1]:4748",
+            "::1",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "evil.example:4748",
+            "10.0.0.1",
+            "127.0.0.1.evil.example",
+            "",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+}

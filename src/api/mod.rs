@@ -1,0 +1,175 @@
+//! The local HTTP API (DESIGN §7, docs/api.md): list, read, replay and clear recorded
+//! requests as JSON, on loopback unless a token guards it. This file binds and serves;
+//! [`routes`] answers, [`access`] decides who may ask.
+
+mod access;
+mod routes;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::debug;
+
+use crate::cli_replay::{ApiArgs, ApiToken};
+use crate::cmd::UsageError;
+use crate::forward::Forwarder;
+use crate::replay::{Resign, resign_with};
+use crate::signature::Verifier;
+
+/// The API's address when `--api-addr` is not given.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:4748";
+/// Largest request body the API reads.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+/// Listing size when `?limit=` is absent, and the most one listing returns.
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 10_000;
+
+/// The API listener, bound and ready to [`run`](ApiServer::run).
+pub struct ApiServer {
+    listener: TcpListener,
+    state: Arc<State>,
+}
+
+struct State {
+    forwarder: Forwarder,
+    token: Option<ApiToken>,
+    loopback: bool,
+    resign: Option<Resign>,
+}
+
+impl ApiServer {
+    /// Binds `addr`. A non-loopback address needs `allow_remote` and a token.
+    pub async fn bind(
+        addr: SocketAddr,
+        forwarder: Forwarder,
+        allow_remote: bool,
+        token: Option<ApiToken>,
+    ) -> anyhow::Result<Self> {
+        let loopback = addr.ip().is_loopback();
+        let remote_allowed = allow_remote && token.is_some();
+        if !loopback && !remote_allowed {
+            return Err(UsageError(format!(
+                "the API address {addr} is not on loopback, so anyone who reaches it could read and replay your requests: pass --api-allow-remote and --api-token TOKEN, or use 127.0.0.1"
+            ))
+            .into());
+        }
+        let listener = TcpListener::bind(addr).await.map_err(|err| {
+            if err.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::anyhow!(
+                    "the API address {addr} is already in use: stop the other program or pass --api-addr 127.0.0.1:0"
+                )
+            } else {
+                anyhow::Error::new(err).context(format!("could not listen on {addr}"))
+            }
+        })?;
+        Ok(Self {
+            listener,
+            state: Arc::new(State {
+                forwarder,
+                token,
+                loopback,
+                resign: None,
+            }),
+        })
+    }
+
+    /// Lets `"resign": true` replays re-sign with `verifier`'s secrets.
+    pub fn with_verifier(mut self, verifier: Verifier) -> Self {
+        if verifier.configured().next().is_some()
+            && let Some(state) = Arc::get_mut(&mut self.state)
+        {
+            state.resign = Some(resign_with(verifier));
+        }
+        self
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listener
+            .local_addr()
+            .context("reading the API address")
+    }
+
+    /// Serves until `shutdown` is cancelled, then lets in-flight requests finish.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        loop {
+            let (stream, _peer) = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        debug!(%err, "API accept failed");
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let state = self.state.clone();
+            let shutdown = shutdown.clone();
+            tracker.spawn(async move {
+                let service = service_fn(move |req| {
+                    let state = state.clone();
+                    async move { Ok::<_, Infallible>(routes::handle(&state, req).await) }
+                });
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                tokio::pin!(conn);
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(err) = result {
+                            debug!(%err, "API connection ended with an error");
+                        }
+                    }
+                    _ = shutdown.cancelled() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
+            });
+        }
+        tracker.close();
+        tracker.wait().await;
+    }
+}
+
+/// Binds the API as `listen`'s flags say: `None` when it is off, or when the default
+/// address is taken (a warning says so; the capture matters more than the API).
+pub async fn bind_for_listen(
+    args: &ApiArgs,
+    forwarder: Forwarder,
+    verifier: Verifier,
+) -> anyhow::Result<Option<ApiServer>> {
+    let explicit = args.api_addr.is_some();
+    let text = args.api_addr.as_deref().unwrap_or(DEFAULT_ADDR).trim();
+    if text.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let addr: SocketAddr = text.parse().map_err(|_| {
+        UsageError(format!(
+            "--api-addr '{text}' is not an address: use e.g. 127.0.0.1:4748, or off"
+        ))
+    })?;
+    match ApiServer::bind(
+        addr,
+        forwarder,
+        args.api_allow_remote,
+        args.api_token.clone(),
+    )
+    .await
+    {
+        Ok(server) => Ok(Some(server.with_verifier(verifier))),
+        Err(err) if !explicit && err.downcast_ref::<UsageError>().is_none() => {
+            eprintln!("hooktap: the local API is off: {err:#}");
+            Ok(None)
+        }
+        Err(err) => Err(err),
+    }
+}

@@ -1,0 +1,206 @@
+//! The API's routes: JSON answers for list, get, replay and clear.
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::access::check_access;
+use super::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT, State};
+use crate::output::exchange_json;
+use crate::replay::{ReplayError, ReplayOptions, replay_one};
+use crate::store::{Filter, LookupError};
+use crate::target::Target;
+
+fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
+    let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    body.push(b'\n');
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response<Full<Bytes>> {
+    json_response(status, &json!({ "error": message.into() }))
+}
+
+/// Answers one API request.
+pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    if let Some(refusal) = check_access(state, &req) {
+        return refusal;
+    }
+    let path = req.uri().path().trim_end_matches('/').to_string();
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    match (req.method().clone(), segments.as_slice()) {
+        (Method::GET, ["api", "requests"]) => list(state, req.uri().query().unwrap_or("")),
+        (Method::DELETE, ["api", "requests"]) => clear(state).await,
+        (Method::GET, ["api", "requests", id]) => get(state, id),
+        (Method::POST, ["api", "requests", id, "replay"]) => {
+            let id = id.to_string();
+            replay(state, &id, req).await
+        }
+        (_, ["api", "requests"]) => not_allowed("GET, DELETE"),
+        (_, ["api", "requests", _]) => not_allowed("GET"),
+        (_, ["api", "requests", _, "replay"]) => not_allowed("POST"),
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "no such route: the API is described in docs/api.md",
+        ),
+    }
+}
+
+fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
+    let mut response = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("this route takes {allow}"),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+    response
+}
+
+fn list(state: &State, query: &str) -> Response<Full<Bytes>> {
+    let mut filter = Filter {
+        limit: Some(DEFAULT_LIMIT),
+        ..Filter::default()
+    };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        match key {
+            "limit" => match value.parse::<usize>() {
+                Ok(n) if n > 0 => filter.limit = Some(n.min(MAX_LIMIT)),
+                _ => return error(StatusCode::BAD_REQUEST, "limit must be a positive number"),
+            },
+            "failed" => match value {
+                "true" | "1" | "" => filter.failed = true,
+                "false" | "0" => filter.failed = false,
+                _ => return error(StatusCode::BAD_REQUEST, "failed must be true or false"),
+            },
+            "path" => filter.path = Some(crate::export::har::percent_decode(value)),
+            _ => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown parameter '{key}': use limit, failed or path"),
+                );
+            }
+        }
+    }
+    match state.forwarder.store().list(&filter) {
+        Ok(rows) => json_response(StatusCode::OK, &json!(rows)),
+        Err(err) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("could not read the store: {err:#}"),
+        ),
+    }
+}
+
+fn lookup_failure(err: LookupError) -> Response<Full<Bytes>> {
+    let status = match &err {
+        LookupError::NotFound(_) => StatusCode::NOT_FOUND,
+        LookupError::Ambiguous(..) | LookupError::Malformed(_) => StatusCode::BAD_REQUEST,
+        LookupError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error(status, err.to_string())
+}
+
+fn get(state: &State, id: &str) -> Response<Full<Bytes>> {
+    match state.forwarder.store().get(id) {
+        Ok(ex) => json_response(StatusCode::OK, &exchange_json(&ex)),
+        Err(err) => lookup_failure(err),
+    }
+}
+
+async fn clear(state: &State) -> Response<Full<Bytes>> {
+    match state.forwarder.store().clear().await {
+        Ok(()) => json_response(StatusCode::OK, &json!({ "cleared": true })),
+        Err(err) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("could not clear the store: {err:#}"),
+        ),
+    }
+}
+
+/// `POST /api/requests/{id}/replay` body; both fields optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReplayBody {
+    to: Option<String>,
+    #[serde(default)]
+    resign: bool,
+}
+
+async fn replay(state: &State, id: &str, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let bytes = match Limited::new(req.into_body(), MAX_BODY_BYTES)
+        .collect()
+        .await
+    {
+        Ok(collected) => collected.to_bytes(),
+        Err(_) => {
+            return error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "the request body is over 64 KiB",
+            );
+        }
+    };
+    let body: ReplayBody = if bytes.iter().all(u8::is_ascii_whitespace) {
+        ReplayBody::default()
+    } else {
+        match serde_json::from_slice(&bytes) {
+            Ok(body) => body,
+            Err(err) => {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    format!(
+                        "the body must be JSON like {{\"to\": \"http://127.0.0.1:5000\"}}: {err}"
+                    ),
+                );
+            }
+        }
+    };
+    let to = match body.to.as_deref().map(Target::parse).transpose() {
+        Ok(to) => to,
+        Err(err) => return error(StatusCode::BAD_REQUEST, format!("to: {err}")),
+    };
+    let original = match state.forwarder.store().get(id) {
+        Ok(ex) => ex,
+        Err(err) => return lookup_failure(err),
+    };
+    let resign = match (body.resign, &state.resign) {
+        (false, _) => None,
+        (true, Some(resign)) => Some(resign.clone()),
+        (true, None) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "resign needs the signing secret: start listen with --verify PROVIDER=SECRET or add it to hooktap.toml",
+            );
+        }
+    };
+    let opts = ReplayOptions { to, resign };
+    match replay_one(&state.forwarder, &original, &opts).await {
+        Ok(done) => {
+            let ex = &done.exchange;
+            json_response(
+                StatusCode::OK,
+                &json!({
+                    "original": done.original,
+                    "id": ex.id,
+                    "status": ex.status(),
+                    "duration_ms": ex.duration_us as f64 / 1000.0,
+                    "differs": done.differs,
+                    "resigned": done.resigned,
+                    "error": ex.error,
+                    "exchange": exchange_json(ex),
+                }),
+            )
+        }
+        Err(err @ ReplayError::Refused(_)) => error(StatusCode::CONFLICT, err.to_string()),
+        Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),
+    }
+}
