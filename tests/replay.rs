@@ -111,6 +111,29 @@ async fn to_sends_elsewhere_and_a_cut_body_is_refused_with_the_reason() {
     );
     assert_eq!(replayed.exchange.status(), Some(201));
 
+    // An app that is down: the replay is recorded as failed, with the reason.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed_port = closed.local_addr().unwrap().port();
+    drop(closed);
+    let down = ReplayOptions {
+        to: Some(Target::parse(&closed_port.to_string()).unwrap()),
+        resign: None,
+    };
+    let replayed = replay_one(&forwarder, &small, &down).await.unwrap();
+    assert_eq!(replayed.exchange.status(), None);
+    let error = replayed.exchange.error.as_deref().unwrap_or_default();
+    assert!(error.contains("could not reach the app"), "{error}");
+    assert_eq!(replayed.differs, Some(true), "no answer differs from a 201");
+    assert_eq!(
+        capture
+            .store
+            .get(replayed.exchange.id.as_str())
+            .unwrap()
+            .error
+            .as_deref(),
+        Some(error)
+    );
+
     match replay_one(&forwarder, &big, &ReplayOptions::default()).await {
         Err(ReplayError::Refused(reason)) => {
             assert!(reason.contains("cut at the capture limit"), "{reason}")
