@@ -9,7 +9,7 @@ use serde_json::json;
 use super::requests::open;
 use super::{UsageError, emit};
 use crate::cli::VerifyArgs;
-use crate::exchange::{Body, RecordedRequest, unix_micros};
+use crate::exchange::{RecordedRequest, unix_micros};
 use crate::signature::{Verdict, explain};
 use crate::store::LookupError;
 
@@ -87,54 +87,19 @@ fn render(id: Option<&str>, verdict: Option<&Verdict>, json: bool) -> String {
 
 /// Parses a request line, `name: value` headers, a blank line and the body. A
 /// `content-length` shorter than what follows cuts the body (an editor's final newline).
+/// A raw request as `show --raw` prints it; a body longer than its `Content-Length` (an
+/// editor's trailing newline) is cut to that length, as the server would read it.
 fn parse_raw_request(bytes: &[u8]) -> Result<RecordedRequest, String> {
-    let (head, body) = match find(bytes, b"\r\n\r\n") {
-        Some(at) => (&bytes[..at], &bytes[at + 4..]),
-        None => match find(bytes, b"\n\n") {
-            Some(at) => (&bytes[..at], &bytes[at + 2..]),
-            None => (bytes, &[][..]),
-        },
-    };
-    let head = std::str::from_utf8(head).map_err(|_| "the head is not UTF-8".to_string())?;
-    let mut lines = head.lines();
-    let request_line = lines.next().unwrap_or_default();
-    let mut parts = request_line.split_whitespace();
-    let (Some(method), Some(uri)) = (parts.next(), parts.next()) else {
-        return Err(format!(
-            "'{request_line}' is not a request line like POST /hook HTTP/1.1"
-        ));
-    };
-    let version = parts.next().unwrap_or("HTTP/1.1").to_string();
-    let mut headers = Vec::new();
-    for line in lines {
-        let (name, value) = line
-            .split_once(':')
-            .ok_or_else(|| format!("header line '{line}' has no ':'"))?;
-        headers.push((
-            name.trim().to_ascii_lowercase(),
-            value.trim().as_bytes().to_vec(),
-        ));
-    }
-    let request = RecordedRequest {
-        method: method.to_string(),
-        uri: uri.to_string(),
-        version,
-        headers,
-        body: Body::default(),
-    };
+    let mut request = crate::http1::parse_request(bytes).map_err(|e| e.to_string())?;
     let length = request
         .header("content-length")
         .and_then(|l| l.trim().parse::<usize>().ok())
-        .filter(|l| *l <= body.len())
-        .unwrap_or(body.len());
-    Ok(RecordedRequest {
-        body: Body::full(body[..length].to_vec()),
-        ..request
-    })
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
+        .filter(|l| *l <= request.body.bytes.len());
+    if let Some(length) = length {
+        request.body.bytes.truncate(length);
+        request.body.size = length as u64;
+    }
+    Ok(request)
 }
 
 #[cfg(test)]
