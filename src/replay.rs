@@ -50,6 +50,22 @@ pub struct Replayed {
     pub resigned: Option<String>,
 }
 
+impl Replayed {
+    /// The one-replay summary that `replay --json` prints and the API returns.
+    pub fn summary_json(&self) -> serde_json::Value {
+        let ex = &self.exchange;
+        serde_json::json!({
+            "original": self.original,
+            "id": ex.id,
+            "status": ex.status(),
+            "duration_ms": ex.duration_us as f64 / 1000.0,
+            "differs": self.differs,
+            "resigned": self.resigned,
+            "error": ex.error,
+        })
+    }
+}
+
 /// Why `ex` cannot be replayed as recorded, if it cannot.
 pub fn check(ex: &Exchange) -> Option<String> {
     let body = &ex.request.body;

@@ -185,20 +185,9 @@ async fn replay(state: &State, id: &str, req: Request<Incoming>) -> Response<Ful
     let opts = ReplayOptions { to, resign };
     match replay_one(&state.forwarder, &original, &opts).await {
         Ok(done) => {
-            let ex = &done.exchange;
-            json_response(
-                StatusCode::OK,
-                &json!({
-                    "original": done.original,
-                    "id": ex.id,
-                    "status": ex.status(),
-                    "duration_ms": ex.duration_us as f64 / 1000.0,
-                    "differs": done.differs,
-                    "resigned": done.resigned,
-                    "error": ex.error,
-                    "exchange": exchange_json(ex),
-                }),
-            )
+            let mut body = done.summary_json();
+            body["exchange"] = exchange_json(&done.exchange);
+            json_response(StatusCode::OK, &body)
         }
         Err(err @ ReplayError::Refused(_)) => error(StatusCode::CONFLICT, err.to_string()),
         Err(err) => error(StatusCode::INTERNAL_SERVER_ERROR, err.to_string()),

@@ -150,16 +150,7 @@ fn report(
             }
             let differs = done.differs.map(|d| if d { "differs" } else { "same" });
             if as_json {
-                json!({
-                    "original": original,
-                    "id": ex.id,
-                    "status": ex.status(),
-                    "duration_ms": ex.duration_us as f64 / 1000.0,
-                    "differs": done.differs,
-                    "resigned": done.resigned,
-                    "error": ex.error,
-                })
-                .to_string()
+                done.summary_json().to_string()
             } else {
                 let status = ex
                     .status()
