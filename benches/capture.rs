@@ -36,7 +36,11 @@ fn main() {
             "--json",
             "--store",
         ])
-        .arg(dir.path().join("bench.db"))
+        // HOOKTAP_BENCH_STORE=:memory: separates the disk's cost from the rest.
+        .arg(
+            std::env::var("HOOKTAP_BENCH_STORE")
+                .unwrap_or_else(|_| dir.path().join("bench.db").display().to_string()),
+        )
         .stdout(Stdio::piped())
         .spawn()
         .expect("start hooktap listen");
@@ -53,7 +57,11 @@ fn main() {
     load::run_load(app, "/hook", body.clone(), 4, Duration::from_millis(300));
     let warm = load::run_load(via, "/hook", body.clone(), 4, Duration::from_millis(300));
 
+    let plain = load::start_plain_proxy(app);
+    load::run_load(plain, "/hook", body.clone(), 4, Duration::from_millis(300));
+
     let direct = load::run_load(app, "/hook", body.clone(), 32, duration);
+    let reference = load::run_load(plain, "/hook", body.clone(), 32, duration);
     let cpu_before = load::cpu_time_us(child.id());
     let proxied = load::run_load(via, "/hook", body.clone(), 32, duration);
     let cpu_per_request =
@@ -67,6 +75,11 @@ fn main() {
         direct.rps(),
         proxied.rps(),
         100.0 * proxied.rps() / direct.rps()
+    );
+    println!(
+        "reference: a plain hyper proxy that records nothing, {:.0} req/s, ratio {:.1}%",
+        reference.rps(),
+        100.0 * reference.rps() / direct.rps()
     );
     println!("hooktap CPU per request @32 conns: {cpu_per_request:.1} µs");
     for (name, p) in [("p50", 0.50), ("p99", 0.99)] {
