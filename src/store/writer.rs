@@ -1,8 +1,8 @@
 //! The store's writer thread: batches inserts into transactions and applies retention.
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::time::{Duration, Instant};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tokio::sync::{broadcast, oneshot};
@@ -60,19 +60,18 @@ impl Writer {
     fn run(&mut self, rx: Receiver<Op>) {
         while let Ok(first) = rx.recv() {
             // Group commit: a commit costs far more than a row (WAL frames, checksums), so
-            // wait a moment for company. Only the record's appearance is delayed, never a
-            // delivery; a flush or clear commits at once.
-            let deadline = Instant::now() + GROUP_COMMIT_WINDOW;
-            let mut urgent = !matches!(first, Op::Insert(_));
+            // let a moment's records gather first. Sleeping rather than waiting on the
+            // channel means senders never pay to wake this thread mid-window. Only the
+            // record's appearance is delayed, never a delivery; a flush or clear commits
+            // at once.
+            if matches!(first, Op::Insert(_)) {
+                std::thread::sleep(GROUP_COMMIT_WINDOW);
+            }
             let mut batch = vec![first];
-            while batch.len() < MAX_BATCH && !urgent {
-                let wait = deadline.saturating_duration_since(Instant::now());
-                match rx.recv_timeout(wait) {
-                    Ok(op) => {
-                        urgent = !matches!(op, Op::Insert(_));
-                        batch.push(op);
-                    }
-                    Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
+            while batch.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(op) => batch.push(op),
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
             self.apply(batch);
