@@ -1,0 +1,450 @@
+//! The relay's end of a tunnel: the WebSocket upgrade, the hello/welcome handshake, the
+//! HTTP/2 client over the WebSocket, and delivery of the queue when an agent comes back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::sync::{RwLock, Semaphore};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_tungstenite::tungstenite::protocol::Role;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::Shared;
+use super::auth::{self, AuthFailure, Fingerprint, Identity};
+use super::queue::QueuedRequest;
+use super::registry::Session;
+use crate::body::BoxBody;
+use crate::forward::error_response;
+use crate::tunnel::protocol::{
+    self as proto, AgentHello, RefusalReason, RelayAnswer, RelayRefusal, RelayWelcome,
+};
+use crate::tunnel::wsio::WsIo;
+
+/// Answers a request to the tunnel path: `101` and the handshake in the background, or
+/// `400` when it is not a WebSocket upgrade.
+pub fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<BoxBody> {
+    let headers = req.headers();
+    let is_upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).cloned();
+    let (true, Some(key)) = (is_upgrade, key) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "this is the tunnel endpoint; connect to it with `hooktap listen --relay URL`",
+        );
+    };
+    let bearer = auth::bearer(headers).map(str::to_string);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let io = TokioIo::new(upgraded);
+                let ws =
+                    WebSocketStream::from_raw_socket(io, Role::Server, Some(proto::ws_config()))
+                        .await;
+                accept(shared, ws, bearer, host).await;
+            }
+            Err(err) => debug!(%err, "tunnel upgrade failed"),
+        }
+    });
+    let mut response = Response::new(BoxBody::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
+}
+
+/// What the handshake settled.
+struct Admission {
+    name: String,
+    owner: Fingerprint,
+    resume_key: Option<String>,
+    queued: u64,
+}
+
+fn refusal(reason: RefusalReason, message: String) -> RelayRefusal {
+    RelayRefusal {
+        version: proto::PROTOCOL_VERSION,
+        reason,
+        message,
+    }
+}
+
+async fn accept<S>(
+    shared: Arc<Shared>,
+    mut ws: WebSocketStream<S>,
+    bearer: Option<String>,
+    host: Option<String>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let deadline = shared.config.limits.handshake_timeout;
+    let hello = match tokio::time::timeout(deadline, read_hello(&mut ws)).await {
+        Ok(Ok(hello)) => hello,
+        Ok(Err(err)) => {
+            let refusal = refusal(
+                RefusalReason::BadHello,
+                format!(
+                    "the relay could not read the agent's hello ({err}): use the same hooktap version on both sides"
+                ),
+            );
+            refuse(&shared, ws, refusal).await;
+            return;
+        }
+        Err(_) => {
+            debug!("an agent did not say hello in time");
+            return;
+        }
+    };
+    let admission = match admit(&shared, &hello, bearer.as_deref()).await {
+        Ok(admission) => admission,
+        Err(refusal) => {
+            refuse(&shared, ws, refusal).await;
+            return;
+        }
+    };
+    let welcome = RelayWelcome {
+        version: proto::PROTOCOL_VERSION,
+        name: admission.name.clone(),
+        public_urls: public_urls(&shared, &admission.name, host.as_deref()),
+        resume_key: admission.resume_key.clone(),
+        queued: admission.queued,
+    };
+    let welcomed = tokio::time::timeout(
+        deadline,
+        ws.send(Message::text(proto::encode(&RelayAnswer::Welcome(welcome)))),
+    )
+    .await;
+    if !matches!(welcomed, Ok(Ok(()))) {
+        return;
+    }
+    let heartbeat = shared.config.heartbeat;
+    let handshake = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .max_frame_size(proto::H2_MAX_FRAME)
+        .initial_stream_window_size(proto::H2_STREAM_WINDOW)
+        .initial_connection_window_size(proto::H2_CONNECTION_WINDOW)
+        .adaptive_window(false)
+        .max_send_buf_size(proto::H2_MAX_FRAME as usize)
+        .keep_alive_interval(heartbeat)
+        .keep_alive_timeout(heartbeat * 2)
+        .keep_alive_while_idle(true)
+        .handshake::<_, BoxBody>(TokioIo::new(WsIo::new(ws)))
+        .await;
+    let (sender, conn) = match handshake {
+        Ok(pair) => pair,
+        Err(err) => {
+            debug!(%err, "h2 handshake over the tunnel failed");
+            return;
+        }
+    };
+    let session = Arc::new(Session {
+        id: shared.registry.next_id(),
+        name: admission.name.clone(),
+        owner: admission.owner,
+        sender,
+        in_flight: Arc::new(Semaphore::new(shared.config.limits.max_in_flight)),
+        closed: CancellationToken::new(),
+        draining: AtomicBool::new(admission.queued > 0),
+        queue_gate: RwLock::new(()),
+    });
+    if shared.registry.claim(session.clone()).is_err() {
+        // Another token took the name between the check and now; the agent will be
+        // refused when it reconnects.
+        return;
+    }
+    shared
+        .metrics
+        .tunnels_opened
+        .fetch_add(1, Ordering::Relaxed);
+    info!(name = %session.name, "tunnel online");
+    if admission.queued > 0 {
+        tokio::spawn(deliver_queue(shared.clone(), session.clone()));
+    }
+    tokio::select! {
+        result = conn => if let Err(err) = result { debug!(%err, name = %session.name, "tunnel ended") },
+        _ = session.closed.cancelled() => {}
+        _ = shared.shutdown.cancelled() => {}
+    }
+    session.closed.cancel();
+    shared.registry.remove(&session.name, session.id);
+    info!(name = %session.name, "tunnel offline");
+}
+
+async fn read_hello<S>(ws: &mut WebSocketStream<S>) -> anyhow::Result<AgentHello>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    loop {
+        match ws.next().await {
+            Some(Ok(Message::Text(text))) => return Ok(proto::decode(text.as_str())?),
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
+            Some(Ok(_)) => anyhow::bail!("expected a text hello"),
+            Some(Err(err)) => return Err(err.into()),
+            None => anyhow::bail!("the agent closed the connection"),
+        }
+    }
+}
+
+async fn refuse<S>(shared: &Shared, mut ws: WebSocketStream<S>, refusal: RelayRefusal)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    shared
+        .metrics
+        .tunnels_refused
+        .fetch_add(1, Ordering::Relaxed);
+    info!(reason = ?refusal.reason, "tunnel refused");
+    let deadline = shared.config.limits.handshake_timeout;
+    let _ = tokio::time::timeout(deadline, async {
+        ws.send(Message::text(proto::encode(&RelayAnswer::Refusal(refusal))))
+            .await?;
+        ws.close(None).await
+    })
+    .await;
+}
+
+async fn admit(
+    shared: &Shared,
+    hello: &AgentHello,
+    bearer: Option<&str>,
+) -> Result<Admission, RelayRefusal> {
+    if hello.version != proto::PROTOCOL_VERSION {
+        return Err(refusal(
+            RefusalReason::VersionMismatch,
+            format!(
+                "the agent speaks tunnel protocol {} but the relay speaks {}: run the same hooktap version on both sides",
+                hello.version,
+                proto::PROTOCOL_VERSION
+            ),
+        ));
+    }
+    let identity = shared
+        .config
+        .auth
+        .identify(bearer)
+        .map_err(|failure| match failure {
+            AuthFailure::Missing => refusal(
+                RefusalReason::BadToken,
+                "the relay needs a token: pass --token or set HOOKTAP_TOKEN".into(),
+            ),
+            AuthFailure::Unknown => refusal(
+                RefusalReason::BadToken,
+                "the relay does not accept this token: check --token or HOOKTAP_TOKEN".into(),
+            ),
+        })?;
+    let internal = |err: anyhow::Error| {
+        warn!("{err:#}");
+        refusal(
+            RefusalReason::BadHello,
+            "the relay could not look up the name; try again later".into(),
+        )
+    };
+    let (name, owner, resume_key) = match identity {
+        Identity::Anonymous => match (&hello.name, &hello.resume_key) {
+            (Some(name), Some(key)) => {
+                let owner = auth::fingerprint(key);
+                let stored = shared.queue.owner(name).await.map_err(internal)?;
+                if !stored.is_some_and(|s| auth::same(&s, &owner)) {
+                    return Err(anonymous_name_refusal());
+                }
+                (name.clone(), owner, Some(key.clone()))
+            }
+            (Some(_), None) => return Err(anonymous_name_refusal()),
+            (None, _) => {
+                let key = hex::encode(rand::random::<[u8; 16]>());
+                let owner = auth::fingerprint(&key);
+                (
+                    random_name(shared).await.map_err(internal)?,
+                    owner,
+                    Some(key),
+                )
+            }
+        },
+        Identity::Token { fingerprint, names } => {
+            let name = match (&hello.name, &names) {
+                (Some(name), _) if !proto::valid_name(name) => {
+                    return Err(refusal(
+                        RefusalReason::NameNotAllowed,
+                        format!(
+                            "'{name}' is not a valid tunnel name: use 1-63 of a-z, 0-9 and '-'"
+                        ),
+                    ));
+                }
+                (Some(name), Some(allowed)) if !allowed.contains(name) => {
+                    return Err(refusal(
+                        RefusalReason::NameNotAllowed,
+                        format!(
+                            "this token may not hold the name '{name}'; it may hold: {}",
+                            allowed.join(", ")
+                        ),
+                    ));
+                }
+                (Some(name), _) => name.clone(),
+                (None, Some(allowed)) => allowed.first().cloned().unwrap_or_default(),
+                (None, None) => random_name(shared).await.map_err(internal)?,
+            };
+            if shared.config.auth.reserved_by_other(&name, &fingerprint) {
+                return Err(taken(&name));
+            }
+            (name, fingerprint, None)
+        }
+    };
+    if shared.registry.held_by_other(&name, &owner) {
+        return Err(taken(&name));
+    }
+    let stored = shared.queue.owner(&name).await.map_err(internal)?;
+    let (queued, _) = shared.queue.usage(&name).await.map_err(internal)?;
+    // Requests queued for the previous holder are theirs alone.
+    if let Some(stored) = stored
+        && !auth::same(&stored, &owner)
+        && queued > 0
+    {
+        return Err(taken(&name));
+    }
+    shared
+        .queue
+        .set_owner(&name, owner)
+        .await
+        .map_err(internal)?;
+    Ok(Admission {
+        name,
+        owner,
+        resume_key,
+        queued,
+    })
+}
+
+fn taken(name: &str) -> RelayRefusal {
+    refusal(
+        RefusalReason::NameTaken,
+        format!("the name '{name}' is held by another token: pick another --name"),
+    )
+}
+
+fn anonymous_name_refusal() -> RelayRefusal {
+    refusal(
+        RefusalReason::NameNotAllowed,
+        "anonymous tunnels get random names: pass --token to choose a name".into(),
+    )
+}
+
+async fn random_name(shared: &Shared) -> anyhow::Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    loop {
+        let name: String = (0..10)
+            .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+            .collect();
+        if shared.registry.get(&name).is_none() && shared.queue.owner(&name).await?.is_none() {
+            return Ok(name);
+        }
+    }
+}
+
+/// The URLs that reach `name`, the preferred one first.
+fn public_urls(shared: &Shared, name: &str, host: Option<&str>) -> Vec<String> {
+    let base = match &shared.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("{}://{}", shared.scheme, host.unwrap_or("localhost")),
+    };
+    let mut urls = Vec::new();
+    if let Some(domain) = &shared.config.domain {
+        let port = base
+            .rsplit_once(':')
+            .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty())
+            .map(|(_, p)| format!(":{p}"))
+            .unwrap_or_default();
+        urls.push(format!("{}://{name}.{domain}{port}", shared.scheme));
+    }
+    urls.push(format!("{base}/t/{name}"));
+    urls
+}
+
+/// Sends the name's queue through the tunnel in arrival order, one request at a time,
+/// deleting each once the agent answered; then switches the session to live traffic.
+async fn deliver_queue(shared: Arc<Shared>, session: Arc<Session>) {
+    loop {
+        if session.closed.is_cancelled() {
+            return;
+        }
+        match shared.queue.oldest(&session.name).await {
+            Ok(Some(item)) => {
+                let id = item.id;
+                if let Err(err) = send_queued(&shared, &session, item).await {
+                    debug!(%err, name = %session.name, "queue delivery stopped");
+                    return;
+                }
+                if let Err(err) = shared.queue.delete(id).await {
+                    warn!("{err:#}");
+                    return;
+                }
+            }
+            Ok(None) => {
+                let _gate = session.queue_gate.write().await;
+                if matches!(shared.queue.oldest(&session.name).await, Ok(None)) {
+                    session.draining.store(false, Ordering::Release);
+                    return;
+                }
+            }
+            Err(err) => {
+                warn!("{err:#}");
+                return;
+            }
+        }
+    }
+}
+
+async fn send_queued(
+    shared: &Shared,
+    session: &Session,
+    item: QueuedRequest,
+) -> anyhow::Result<()> {
+    let mut builder = Request::builder()
+        .method(item.method.as_str())
+        .uri(format!("http://{}.tunnel{}", session.name, item.uri))
+        .version(http::Version::HTTP_2);
+    for (name, value) in &item.headers {
+        builder = builder.header(name.as_str(), value.as_slice());
+    }
+    builder = builder
+        .header(proto::HEADER_QUEUED_AT, item.arrived_us.to_string())
+        .header(proto::HEADER_QUEUED_ID, item.id.to_string());
+    let body = Full::new(item.body)
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let request = builder.body(body)?;
+    let mut sender = session.sender.clone();
+    let timeout = shared.config.limits.upstream_timeout;
+    let response = tokio::time::timeout(timeout, sender.send_request(request))
+        .await
+        .map_err(|_| anyhow::anyhow!("the agent did not answer a queued request in time"))??;
+    // The agent recorded it once it answered; read the rest so the stream ends cleanly.
+    let _ = tokio::time::timeout(timeout, response.into_body().collect()).await;
+    Ok(())
+}
+
+/// A plain body of bytes, for the relay's own answers.
+pub fn text_body(text: impl Into<Bytes>) -> BoxBody {
+    Full::new(text.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
