@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod tunnel;
+pub use tunnel::{RelayArgs, Secret, TunnelArgs};
+
 /// Capture, inspect and forward webhooks to the app on your machine.
 #[derive(Debug, Parser)]
 #[command(name = "hooktap", version, about, long_about = None, propagate_version = true)]
@@ -23,6 +26,8 @@ pub enum Command {
     Requests(RequestsArgs),
     /// Show one recorded request and its response.
     Show(ShowArgs),
+    /// Run a relay: give agents public URLs and route requests into their tunnels.
+    Relay(RelayArgs),
 }
 
 /// Where the store is, shared by every command that reads or writes it.
@@ -71,6 +76,9 @@ pub struct ListenArgs {
 
     #[command(flatten)]
     pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub tunnel: TunnelArgs,
 }
 
 /// `hooktap requests`.

@@ -6,8 +6,12 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use futures_util::{SinkExt, StreamExt};
 use hooktap::exchange::Source;
 use hooktap::relay::{Auth, RelayConfig};
+use hooktap::tunnel::protocol::{RefusalReason, RelayAnswer, RelayRefusal};
+use tokio::io::AsyncBufReadExt;
+use tokio_tungstenite::tungstenite::Message;
 
 fn token_relay() -> RelayConfig {
     RelayConfig::new(Auth::new(&["t1".into(), "t2".into()], None, false).unwrap())
@@ -83,6 +87,270 @@ async fn a_post_reaches_the_app_byte_identical_and_is_recorded() {
                 .all(|(k, _)| !k.starts_with("x-hooktap"))
         );
         agent.stop().await;
+        relay.stop().await;
+    })
+    .await;
+}
+
+fn refusal_of(result: Result<AgentHandle, hooktap::tunnel::ConnectError>) -> RelayRefusal {
+    match result {
+        Err(hooktap::tunnel::ConnectError::Refused(refusal)) => refusal,
+        Err(other) => panic!("expected a refusal, got {other}"),
+        Ok(_) => panic!("expected a refusal, the tunnel opened"),
+    }
+}
+
+#[tokio::test]
+async fn wrong_token_taken_name_and_version_mismatch_are_refused() {
+    bounded(async {
+        let app = start_app().await;
+        let relay = start_relay("127.0.0.1:0", token_relay()).await;
+        let store = memory_store();
+
+        let wrong = start_agent(
+            agent_config(&relay.url(), Some("nope"), Some("x")),
+            forwarder(app.addr, &store),
+        )
+        .await;
+        let refusal = refusal_of(wrong);
+        assert_eq!(refusal.reason, RefusalReason::BadToken);
+        assert_eq!(
+            refusal.message,
+            "the relay does not accept this token: check --token or HOOKTAP_TOKEN"
+        );
+        let missing =
+            start_agent(agent_config(&relay.url(), None, None), forwarder(app.addr, &store)).await;
+        assert_eq!(refusal_of(missing).reason, RefusalReason::BadToken);
+
+        let holder = start_agent(
+            agent_config(&relay.url(), Some("t1"), Some("shared")),
+            forwarder(app.addr, &store),
+        )
+        .await
+        .unwrap();
+        let thief = start_agent(
+            agent_config(&relay.url(), Some("t2"), Some("shared")),
+            forwarder(app.addr, &store),
+        )
+        .await;
+        let refusal = refusal_of(thief);
+        assert_eq!(refusal.reason, RefusalReason::NameTaken);
+        assert_eq!(
+            refusal.message,
+            "the name 'shared' is held by another token: pick another --name"
+        );
+        // The same token reconnecting replaces its session and keeps the name.
+        let again = start_agent(
+            agent_config(&relay.url(), Some("t1"), Some("shared")),
+            forwarder(app.addr, &store),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again.tunnel.welcome.name, "shared");
+        let client = client();
+        let (status, _, body) = post(&client, &relay.http("/t/shared/a"), "still here").await;
+        assert_eq!((status.as_u16(), body.as_ref()), (200, b"still here".as_ref()));
+
+        // A future agent speaking another protocol version.
+        let (mut ws, _) = tokio_tungstenite::connect_async(format!("{}/_hooktap/tunnel", relay.url()))
+            .await
+            .unwrap();
+        let hello = serde_json::json!({"version": 999, "name": null, "agent": "hooktap/9"});
+        ws.send(Message::text(hello.to_string())).await.unwrap();
+        let answer = ws.next().await.unwrap().unwrap();
+        let answer: RelayAnswer = serde_json::from_str(answer.to_text().unwrap()).unwrap();
+        let RelayAnswer::Refusal(refusal) = answer else {
+            panic!("expected a refusal, got {answer:?}")
+        };
+        assert_eq!(refusal.reason, RefusalReason::VersionMismatch);
+        assert_eq!(
+            refusal.message,
+            "the agent speaks tunnel protocol 999 but the relay speaks 1: run the same hooktap version on both sides"
+        );
+        holder.stop().await;
+        again.stop().await;
+        relay.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn anonymous_agents_get_random_names_and_keep_them() {
+    bounded(async {
+        let app = start_app().await;
+        let relay = start_relay(
+            "127.0.0.1:0",
+            RelayConfig::new(Auth::new(&[], None, true).unwrap()),
+        )
+        .await;
+        let store = memory_store();
+        let chosen = start_agent(
+            agent_config(&relay.url(), None, Some("mine")),
+            forwarder(app.addr, &store),
+        )
+        .await;
+        assert_eq!(refusal_of(chosen).reason, RefusalReason::NameNotAllowed);
+        let agent = start_agent(
+            agent_config(&relay.url(), None, None),
+            forwarder(app.addr, &store),
+        )
+        .await
+        .unwrap();
+        let name = agent.tunnel.welcome.name.clone();
+        assert_eq!(name.len(), 10);
+        let key = agent
+            .tunnel
+            .welcome
+            .resume_key
+            .clone()
+            .expect("a resume key");
+        // Someone else asking for that name without the key is refused.
+        let other = start_agent(
+            agent_config(&relay.url(), None, Some(&name)),
+            forwarder(app.addr, &store),
+        )
+        .await;
+        assert_eq!(refusal_of(other).reason, RefusalReason::NameNotAllowed);
+        // With the key, the name comes back (a raw hello, as the agent sends on reconnect).
+        let (mut ws, _) =
+            tokio_tungstenite::connect_async(format!("{}/_hooktap/tunnel", relay.url()))
+                .await
+                .unwrap();
+        let hello = serde_json::json!({"version": 1, "name": name, "resume_key": key});
+        ws.send(Message::text(hello.to_string())).await.unwrap();
+        let answer: RelayAnswer =
+            serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();
+        assert!(matches!(answer, RelayAnswer::Welcome(w) if w.name == name));
+        agent.stop().await;
+        relay.stop().await;
+    })
+    .await;
+}
+
+/// Runs the built binary; its output is read line by line.
+struct Listen {
+    child: tokio::process::Child,
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStdout>>,
+}
+
+impl Listen {
+    fn spawn(args: &[&str]) -> Self {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hooktap"))
+            .arg("listen")
+            .args(args)
+            .args(["--capture-addr", "127.0.0.1:0", "--store", ":memory:"])
+            .env_remove("HOOKTAP_RELAY")
+            .env_remove("HOOKTAP_TOKEN")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        Self {
+            child,
+            lines: tokio::io::BufReader::new(stdout).lines(),
+        }
+    }
+
+    async fn line(&mut self) -> String {
+        tokio::time::timeout(Duration::from_secs(10), self.lines.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("a line before the end")
+    }
+}
+
+#[tokio::test]
+async fn listen_prints_the_public_url_first_and_tunnel_events() {
+    bounded(async {
+        let app = start_app().await;
+        let relay = start_relay("127.0.0.1:0", token_relay()).await;
+        let target = format!("http://{}", app.addr);
+        let mut listen = Listen::spawn(&[
+            &target,
+            "--relay",
+            &relay.url(),
+            "--token",
+            "t1",
+            "--name",
+            "cli",
+            "--json",
+        ]);
+        let ready: serde_json::Value = serde_json::from_str(&listen.line().await).unwrap();
+        assert_eq!(ready["event"], "ready");
+        let public = format!("http://{}/t/cli", relay.addr);
+        assert_eq!(ready["public_url"], public.as_str());
+
+        let client = client();
+        let (status, _, _) = post(&client, &format!("{public}/hook"), "hi").await;
+        assert_eq!(status, 200);
+        let request: serde_json::Value = serde_json::from_str(&listen.line().await).unwrap();
+        assert_eq!(request["event"], "request");
+
+        // The relay goes away: the agent says so, and says when it is back.
+        let addr = relay.addr.to_string();
+        relay.stop().await;
+        let offline: serde_json::Value = serde_json::from_str(&listen.line().await).unwrap();
+        assert_eq!(
+            (offline["event"].as_str(), offline["state"].as_str()),
+            (Some("tunnel"), Some("offline"))
+        );
+        let relay = start_relay(&addr, token_relay()).await;
+        let online = loop {
+            let event: serde_json::Value = serde_json::from_str(&listen.line().await).unwrap();
+            if event["state"] != "reconnecting" {
+                break event;
+            }
+        };
+        assert_eq!(online["state"], "online");
+        assert_eq!(online["public_url"], public.as_str());
+        let (status, _, _) = post(&client, &format!("{public}/again"), "hi").await;
+        assert_eq!(status, 200);
+        listen.child.kill().await.unwrap();
+        relay.stop().await;
+
+        // Plain output: the public URL is the first line.
+        let relay = start_relay("127.0.0.1:0", token_relay()).await;
+        let mut plain = Listen::spawn(&[
+            &target,
+            "--relay",
+            &relay.url(),
+            "--token",
+            "t1",
+            "--no-tui",
+        ]);
+        let first = plain.line().await;
+        assert!(
+            first.starts_with(&format!("http://{}/t/", relay.addr)),
+            "{first}"
+        );
+        plain.child.kill().await.unwrap();
+        relay.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn listen_with_a_refused_token_exits_1_with_one_sentence() {
+    bounded(async {
+        let app = start_app().await;
+        let relay = start_relay("127.0.0.1:0", token_relay()).await;
+        let target = format!("http://{}", app.addr);
+        let listen = Listen::spawn(&[&target, "--relay", &relay.url(), "--token", "bad", "--json"]);
+        let output = tokio::time::timeout(Duration::from_secs(10), listen.child.wait_with_output())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(1));
+        assert!(output.stdout.is_empty(), "no ready event on refusal");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(
+            stderr,
+            "hooktap: the relay refused the tunnel: the relay does not accept this token: check --token or HOOKTAP_TOKEN\n"
+        );
+        assert!(!stderr.contains("bad"), "the token is never printed");
         relay.stop().await;
     })
     .await;

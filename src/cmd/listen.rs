@@ -31,26 +31,34 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         },
         store.clone(),
     );
-    let server = CaptureServer::bind(args.capture_addr, forwarder).await?;
+    let server = CaptureServer::bind(args.capture_addr, forwarder.clone()).await?;
     let capture_addr = server.local_addr()?;
     let mut events = store.subscribe();
+    let shutdown = CancellationToken::new();
+    let tunnel = super::tunnel::open(&args.tunnel, forwarder, shutdown.child_token()).await?;
+    let public_url = tunnel
+        .as_ref()
+        .and_then(|t| t.welcome.public_urls.first().cloned());
+    let mut tunnel_events = tunnel.map(|t| t.events);
 
     if args.json {
         let ready = json!({
             "event": "ready",
             "capture_addr": capture_addr.to_string(),
             "target": target.to_string(),
-            "public_url": null,
+            "public_url": public_url,
         });
         emit(format!("{ready}\n").as_bytes())?;
     } else {
+        if let Some(url) = &public_url {
+            emit(format!("{url}\n").as_bytes())?;
+        }
         emit(
             format!("hooktap: capturing on http://{capture_addr}, forwarding to {target}\n")
                 .as_bytes(),
         )?;
     }
 
-    let shutdown = CancellationToken::new();
     let server_task = tokio::spawn(server.run(shutdown.child_token()));
     let result = loop {
         tokio::select! {
@@ -66,6 +74,19 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
                 }
                 Err(RecvError::Closed) => break Ok(()),
             },
+            Some(event) = async { tunnel_events.as_mut()?.recv().await } => {
+                let line = if args.json {
+                    super::tunnel::event_json(&event).to_string()
+                } else {
+                    super::tunnel::event_line(&event)
+                };
+                if let Err(err) = emit(format!("{line}\n").as_bytes()) {
+                    break Err(err.into());
+                }
+                if let crate::tunnel::TunnelEvent::Refused(message) = event {
+                    break Err(anyhow::anyhow!("the relay refused the tunnel: {message}"));
+                }
+            }
         }
     };
     shutdown.cancel();

@@ -1,7 +1,9 @@
 //! The subcommands: each turns parsed arguments into work and output.
 
 mod listen;
+mod relay;
 mod requests;
+mod tunnel;
 
 use std::io::Write;
 
@@ -21,6 +23,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Listen(args) => listen(args).await,
         Command::Requests(args) => requests::requests(args),
         Command::Show(args) => requests::show(args),
+        Command::Relay(args) => relay::relay(args).await,
     }
 }
 
