@@ -29,6 +29,14 @@ pub async fn handle(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<BoxBody> {
+    let path = req.uri().path();
+    if path == proto::TUNNEL_PATH {
+        return upgrade(shared, req);
+    }
+    if path.starts_with(proto::RESERVED_PREFIX) {
+        return own_endpoint(&shared, req.method(), path);
+    }
+    // Only traffic for tunnels is counted, not the relay's own endpoints.
     let response = route_and_answer(&shared, req, peer).await;
     shared.metrics.count_status(response.status().as_u16());
     response
@@ -39,13 +47,6 @@ async fn route_and_answer(
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<BoxBody> {
-    let path = req.uri().path();
-    if path == proto::TUNNEL_PATH {
-        return upgrade(shared.clone(), req);
-    }
-    if path.starts_with(proto::RESERVED_PREFIX) {
-        return own_endpoint(shared, req.method(), path);
-    }
     let limits = &shared.config.limits;
     if header_bytes(req.headers()) > limits.max_header {
         return error_response(

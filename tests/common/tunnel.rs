@@ -42,12 +42,15 @@ pub struct Seen {
 pub struct App {
     pub addr: SocketAddr,
     pub seen: mpsc::UnboundedReceiver<Seen>,
+    /// The path and query of each request, as soon as its head arrives.
+    pub arrived: mpsc::UnboundedReceiver<String>,
 }
 
 pub async fn start_app() -> App {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (tx, seen) = mpsc::unbounded_channel();
+    let (arrived_tx, arrived) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
@@ -55,9 +58,11 @@ pub async fn start_app() -> App {
             };
             stream.set_nodelay(true).unwrap();
             let tx = tx.clone();
+            let arrived_tx = arrived_tx.clone();
             tokio::spawn(async move {
                 let service = service_fn(move |req: Request<Incoming>| {
                     let tx = tx.clone();
+                    let _ = arrived_tx.send(req.uri().to_string());
                     async move {
                         if req.uri().path().starts_with("/slow") {
                             tokio::time::sleep(Duration::from_secs(2)).await;
@@ -87,7 +92,11 @@ pub async fn start_app() -> App {
             });
         }
     });
-    App { addr, seen }
+    App {
+        addr,
+        seen,
+        arrived,
+    }
 }
 
 struct Echo {
@@ -267,4 +276,44 @@ pub async fn tunnels_online(client: &HttpClient, relay: &RelayHandle) -> u64 {
     let body = response.into_body().collect().await.unwrap().to_bytes();
     let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
     json["tunnels_online"].as_u64().unwrap()
+}
+
+/// A TCP proxy whose existing connections can be frozen (nothing passes, nothing closes).
+pub struct Proxy {
+    pub addr: SocketAddr,
+    pub freeze: CancellationToken,
+}
+
+pub async fn start_proxy(upstream: SocketAddr) -> Proxy {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let freeze = CancellationToken::new();
+    let current = freeze.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((inbound, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(outbound) = tokio::net::TcpStream::connect(upstream).await else {
+                continue;
+            };
+            // Connections made after a freeze pass normally.
+            let freeze = if current.is_cancelled() {
+                CancellationToken::new()
+            } else {
+                current.clone()
+            };
+            tokio::spawn(async move {
+                let (mut a, mut b) = (inbound, outbound);
+                tokio::select! {
+                    _ = tokio::io::copy_bidirectional(&mut a, &mut b) => {}
+                    _ = freeze.cancelled() => {
+                        // Hold both sockets open and silent.
+                        tokio::time::sleep(Duration::from_secs(60)).await;
+                    }
+                }
+            });
+        }
+    });
+    Proxy { addr, freeze }
 }
