@@ -355,3 +355,138 @@ async fn listen_with_a_refused_token_exits_1_with_one_sentence() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_hundred_concurrent_requests_share_one_tunnel() {
+    bounded(async {
+        let app = start_app().await;
+        let relay = start_relay("127.0.0.1:0", token_relay()).await;
+        let store = memory_store();
+        let agent = start_agent(
+            agent_config(&relay.url(), Some("t1"), Some("many")),
+            forwarder(app.addr, &store),
+        )
+        .await
+        .unwrap();
+        let client = client();
+        let requests = (0..100).map(|i| {
+            let client = client.clone();
+            let url = relay.http(&format!("/t/many/r/{i}"));
+            async move {
+                let body = format!("request {i} ").repeat(100 + i);
+                let (status, _, echoed) = post(&client, &url, body.clone()).await;
+                assert_eq!(status, 200);
+                assert_eq!(
+                    echoed.as_ref(),
+                    body.as_bytes(),
+                    "request {i} got its own answer"
+                );
+            }
+        });
+        futures_util::future::join_all(requests).await;
+        store.flush().await.unwrap();
+        let recorded = store
+            .list(&hooktap::store::Filter {
+                limit: Some(1000),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(recorded.len(), 100);
+        agent.stop().await;
+        relay.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_100_mib_body_streams_both_ways() {
+    bounded(async {
+        let app = start_app().await;
+        let relay = start_relay("127.0.0.1:0", token_relay()).await;
+        let store = memory_store();
+        let agent = start_agent(
+            agent_config(&relay.url(), Some("t1"), Some("big")),
+            forwarder(app.addr, &store),
+        )
+        .await
+        .unwrap();
+        const CHUNK: usize = 256 * 1024;
+        const CHUNKS: usize = 400; // 100 MiB
+        let chunk = bytes::Bytes::from((0..CHUNK).map(|i| (i % 251) as u8).collect::<Vec<u8>>());
+        let frames = futures_util::stream::iter((0..CHUNKS).map(move |_| {
+            Ok::<_, std::convert::Infallible>(hyper::body::Frame::data(chunk.clone()))
+        }));
+        let body = http_body_util::StreamBody::new(frames);
+        let request = http::Request::post(relay.http("/t/big/upload"))
+            .header("content-length", (CHUNK * CHUNKS).to_string())
+            .body(body)
+            .unwrap();
+        let client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        // Read the echo as it streams, checking every byte without keeping them.
+        let mut body = response.into_body();
+        let mut offset = 0usize;
+        while let Some(frame) = http_body_util::BodyExt::frame(&mut body).await {
+            let frame = frame.unwrap();
+            if let Some(data) = frame.data_ref() {
+                for (i, byte) in data.iter().enumerate() {
+                    assert_eq!(*byte, (((offset + i) % CHUNK) % 251) as u8);
+                }
+                offset += data.len();
+            }
+        }
+        assert_eq!(offset, CHUNK * CHUNKS);
+        agent.stop().await;
+        relay.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn subdomains_route_by_host_with_the_path_unchanged() {
+    bounded(async {
+        let mut app = start_app().await;
+        let mut config = token_relay();
+        config.domain = Some("hooks.test".into());
+        config.public_url = Some("https://hooks.test".into());
+        let relay = start_relay("127.0.0.1:0", config).await;
+        let store = memory_store();
+        let mut records = store.subscribe();
+        let agent = start_agent(
+            agent_config(&relay.url(), Some("t1"), Some("sub")),
+            forwarder(app.addr, &store),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            agent.tunnel.welcome.public_urls,
+            vec![
+                "https://sub.hooks.test".to_string(),
+                "https://hooks.test/t/sub".to_string()
+            ]
+        );
+        let request = http::Request::post(relay.http("/t/other/path?q=1"))
+            .header("host", "sub.hooks.test")
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(
+                b"by host",
+            )))
+            .unwrap();
+        let response = client().request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let seen = app.seen.recv().await.unwrap();
+        assert_eq!(seen.uri, "/t/other/path?q=1", "the path is not rewritten");
+        assert_eq!(seen.headers["x-forwarded-host"], "sub.hooks.test");
+        assert_eq!(seen.headers["x-forwarded-proto"], "https");
+        let record = records.recv().await.unwrap();
+        assert_eq!(
+            record.public_url.as_deref(),
+            Some("https://sub.hooks.test/t/other/path?q=1")
+        );
+        agent.stop().await;
+        relay.stop().await;
+    })
+    .await;
+}
