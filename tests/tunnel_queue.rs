@@ -109,6 +109,20 @@ async fn offline_requests_are_queued_and_delivered_in_order_after_a_relay_restar
             );
         }
         // Once the queue is delivered, traffic is live again.
+        eventually("the relay finishes the delivery", || {
+            let client = client.clone();
+            let url = relay.http("/_hooktap/health");
+            async move {
+                let response = client.get(url.parse().unwrap()).await.unwrap();
+                let body = http_body_util::BodyExt::collect(response.into_body())
+                    .await
+                    .unwrap()
+                    .to_bytes();
+                let health: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                health["tunnels_draining"] == 0 && health["queue_depth"] == 0
+            }
+        })
+        .await;
         let (status, _, body) = post(&client, &relay.http("/t/q/live"), "now").await;
         assert_eq!((status.as_u16(), body.as_ref()), (200, b"now".as_ref()));
         assert_eq!(records.recv().await.unwrap().source, Source::Relay);

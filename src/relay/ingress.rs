@@ -109,6 +109,7 @@ fn own_endpoint(shared: &Shared, method: &Method, path: &str) -> Response<BoxBod
             serde_json::json!({
                 "status": "ok",
                 "tunnels_online": shared.registry.len(),
+                "tunnels_draining": shared.registry.draining(),
                 "queue_depth": shared.queue.depth(),
             })
             .to_string()
@@ -345,9 +346,16 @@ async fn offline(
     };
     match shared.queue.push(request, bounds).await {
         Ok(Ok(id)) => {
-            let mut response = Response::new(text_body(format!(
-                "hooktap: the agent for '{name}' is offline; queued as {id}, delivered when it reconnects\n"
-            )));
+            let text = if session.is_some() {
+                format!(
+                    "hooktap: the agent for '{name}' is receiving its queued requests; queued as {id}, delivered after them\n"
+                )
+            } else {
+                format!(
+                    "hooktap: the agent for '{name}' is offline; queued as {id}, delivered when it reconnects\n"
+                )
+            };
+            let mut response = Response::new(text_body(text));
             *response.status_mut() = StatusCode::ACCEPTED;
             let headers = response.headers_mut();
             headers.insert(

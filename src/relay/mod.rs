@@ -2,13 +2,16 @@
 //! into the agent's tunnel, accepts tunnels on the same port, and queues requests for
 //! agents that are away.
 //!
-//! - [`auth`]: tokens and the names they may hold;
+//! - [`auth`]: tokens and the names they may hold; [`admit`]: who gets which name;
 //! - [`registry`]: the live tunnels;
-//! - [`tunnel`]: the upgrade, the handshake, the h2 client per agent, queue delivery;
+//! - [`tunnel`]: the upgrade, the handshake, the h2 client per agent;
+//! - [`delivery`]: the queue's delivery when an agent comes back;
 //! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
 //! - [`queue`]: the SQLite offline queue; [`limits`], [`metrics`], [`tls`].
 
+pub mod admit;
 pub mod auth;
+pub mod delivery;
 pub mod ingress;
 pub mod limits;
 pub mod metrics;

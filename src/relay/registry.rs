@@ -97,6 +97,14 @@ impl Registry {
         self.lock().len()
     }
 
+    /// Number of live tunnels still receiving their queued requests.
+    pub fn draining(&self) -> usize {
+        self.lock()
+            .values()
+            .filter(|s| s.draining.load(Ordering::Acquire))
+            .count()
+    }
+
     /// True when no tunnel is live.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

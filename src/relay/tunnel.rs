@@ -16,11 +16,12 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::Shared;
-use super::auth::{self, AuthFailure, Fingerprint, Identity};
-use super::queue::QueuedRequest;
+use super::admit::{admit, refusal};
+use super::auth;
+use super::delivery::deliver_queue;
 use super::registry::Session;
 use crate::body::BoxBody;
 use crate::forward::error_response;
@@ -72,23 +73,6 @@ pub fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<BoxB
     }
     response
 }
-
-/// What the handshake settled.
-struct Admission {
-    name: String,
-    owner: Fingerprint,
-    resume_key: Option<String>,
-    queued: u64,
-}
-
-fn refusal(reason: RefusalReason, message: String) -> RelayRefusal {
-    RelayRefusal {
-        version: proto::PROTOCOL_VERSION,
-        reason,
-        message,
-    }
-}
-
 async fn accept<S>(
     shared: Arc<Shared>,
     mut ws: WebSocketStream<S>,
@@ -222,144 +206,6 @@ where
     })
     .await;
 }
-
-async fn admit(
-    shared: &Shared,
-    hello: &AgentHello,
-    bearer: Option<&str>,
-) -> Result<Admission, RelayRefusal> {
-    if hello.version != proto::PROTOCOL_VERSION {
-        return Err(refusal(
-            RefusalReason::VersionMismatch,
-            format!(
-                "the agent speaks tunnel protocol {} but the relay speaks {}: run the same hooktap version on both sides",
-                hello.version,
-                proto::PROTOCOL_VERSION
-            ),
-        ));
-    }
-    let identity = shared
-        .config
-        .auth
-        .identify(bearer)
-        .map_err(|failure| match failure {
-            AuthFailure::Missing => refusal(
-                RefusalReason::BadToken,
-                "the relay needs a token: pass --token or set HOOKTAP_TOKEN".into(),
-            ),
-            AuthFailure::Unknown => refusal(
-                RefusalReason::BadToken,
-                "the relay does not accept this token: check --token or HOOKTAP_TOKEN".into(),
-            ),
-        })?;
-    let internal = |err: anyhow::Error| {
-        warn!("{err:#}");
-        refusal(
-            RefusalReason::BadHello,
-            "the relay could not look up the name; try again later".into(),
-        )
-    };
-    let (name, owner, resume_key) = match identity {
-        Identity::Anonymous => match (&hello.name, &hello.resume_key) {
-            (Some(name), Some(key)) => {
-                let owner = auth::fingerprint(key);
-                let stored = shared.queue.owner(name).await.map_err(internal)?;
-                if !stored.is_some_and(|s| auth::same(&s, &owner)) {
-                    return Err(anonymous_name_refusal());
-                }
-                (name.clone(), owner, Some(key.clone()))
-            }
-            (Some(_), None) => return Err(anonymous_name_refusal()),
-            (None, _) => {
-                let key = hex::encode(rand::random::<[u8; 16]>());
-                let owner = auth::fingerprint(&key);
-                (
-                    random_name(shared).await.map_err(internal)?,
-                    owner,
-                    Some(key),
-                )
-            }
-        },
-        Identity::Token { fingerprint, names } => {
-            let name = match (&hello.name, &names) {
-                (Some(name), _) if !proto::valid_name(name) => {
-                    return Err(refusal(
-                        RefusalReason::NameNotAllowed,
-                        format!(
-                            "'{name}' is not a valid tunnel name: use 1-63 of a-z, 0-9 and '-'"
-                        ),
-                    ));
-                }
-                (Some(name), Some(allowed)) if !allowed.contains(name) => {
-                    return Err(refusal(
-                        RefusalReason::NameNotAllowed,
-                        format!(
-                            "this token may not hold the name '{name}'; it may hold: {}",
-                            allowed.join(", ")
-                        ),
-                    ));
-                }
-                (Some(name), _) => name.clone(),
-                (None, Some(allowed)) => allowed.first().cloned().unwrap_or_default(),
-                (None, None) => random_name(shared).await.map_err(internal)?,
-            };
-            if shared.config.auth.reserved_by_other(&name, &fingerprint) {
-                return Err(taken(&name));
-            }
-            (name, fingerprint, None)
-        }
-    };
-    if shared.registry.held_by_other(&name, &owner) {
-        return Err(taken(&name));
-    }
-    let stored = shared.queue.owner(&name).await.map_err(internal)?;
-    let (queued, _) = shared.queue.usage(&name).await.map_err(internal)?;
-    // Requests queued for the previous holder are theirs alone.
-    if let Some(stored) = stored
-        && !auth::same(&stored, &owner)
-        && queued > 0
-    {
-        return Err(taken(&name));
-    }
-    shared
-        .queue
-        .set_owner(&name, owner)
-        .await
-        .map_err(internal)?;
-    Ok(Admission {
-        name,
-        owner,
-        resume_key,
-        queued,
-    })
-}
-
-fn taken(name: &str) -> RelayRefusal {
-    refusal(
-        RefusalReason::NameTaken,
-        format!("the name '{name}' is held by another token: pick another --name"),
-    )
-}
-
-fn anonymous_name_refusal() -> RelayRefusal {
-    refusal(
-        RefusalReason::NameNotAllowed,
-        "anonymous tunnels get random names: pass --token to choose a name".into(),
-    )
-}
-
-async fn random_name(shared: &Shared) -> anyhow::Result<String> {
-    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
-    loop {
-        let name: String = (0..10)
-            .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
-            .collect();
-        if shared.registry.get(&name).is_none() && shared.queue.owner(&name).await?.is_none() {
-            return Ok(name);
-        }
-    }
-}
-
 /// The URLs that reach `name`, the preferred one first.
 fn public_urls(shared: &Shared, name: &str, host: Option<&str>) -> Vec<String> {
     let base = match &shared.config.public_url {
@@ -378,70 +224,6 @@ fn public_urls(shared: &Shared, name: &str, host: Option<&str>) -> Vec<String> {
     urls.push(format!("{base}/t/{name}"));
     urls
 }
-
-/// Sends the name's queue through the tunnel in arrival order, one request at a time,
-/// deleting each once the agent answered; then switches the session to live traffic.
-async fn deliver_queue(shared: Arc<Shared>, session: Arc<Session>) {
-    loop {
-        if session.closed.is_cancelled() {
-            return;
-        }
-        match shared.queue.oldest(&session.name).await {
-            Ok(Some(item)) => {
-                let id = item.id;
-                if let Err(err) = send_queued(&shared, &session, item).await {
-                    debug!(%err, name = %session.name, "queue delivery stopped");
-                    return;
-                }
-                if let Err(err) = shared.queue.delete(id).await {
-                    warn!("{err:#}");
-                    return;
-                }
-            }
-            Ok(None) => {
-                let _gate = session.queue_gate.write().await;
-                if matches!(shared.queue.oldest(&session.name).await, Ok(None)) {
-                    session.draining.store(false, Ordering::Release);
-                    return;
-                }
-            }
-            Err(err) => {
-                warn!("{err:#}");
-                return;
-            }
-        }
-    }
-}
-
-async fn send_queued(
-    shared: &Shared,
-    session: &Session,
-    item: QueuedRequest,
-) -> anyhow::Result<()> {
-    let mut builder = Request::builder()
-        .method(item.method.as_str())
-        .uri(format!("http://{}.tunnel{}", session.name, item.uri))
-        .version(http::Version::HTTP_2);
-    for (name, value) in &item.headers {
-        builder = builder.header(name.as_str(), value.as_slice());
-    }
-    builder = builder
-        .header(proto::HEADER_QUEUED_AT, item.arrived_us.to_string())
-        .header(proto::HEADER_QUEUED_ID, item.id.to_string());
-    let body = Full::new(item.body)
-        .map_err(|never| match never {})
-        .boxed_unsync();
-    let request = builder.body(body)?;
-    let mut sender = session.sender.clone();
-    let timeout = shared.config.limits.upstream_timeout;
-    let response = tokio::time::timeout(timeout, sender.send_request(request))
-        .await
-        .map_err(|_| anyhow::anyhow!("the agent did not answer a queued request in time"))??;
-    // The agent recorded it once it answered; read the rest so the stream ends cleanly.
-    let _ = tokio::time::timeout(timeout, response.into_body().collect()).await;
-    Ok(())
-}
-
 /// A plain body of bytes, for the relay's own answers.
 pub fn text_body(text: impl Into<Bytes>) -> BoxBody {
     Full::new(text.into())

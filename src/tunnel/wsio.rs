@@ -23,6 +23,7 @@ pub struct WsIo<S> {
     read_buf: Bytes,
     write_buf: BytesMut,
     read_closed: bool,
+    flush_deferred: bool,
 }
 
 impl<S> WsIo<S> {
@@ -33,6 +34,7 @@ impl<S> WsIo<S> {
             read_buf: Bytes::new(),
             write_buf: BytesMut::new(),
             read_closed: false,
+            flush_deferred: false,
         }
     }
 }
@@ -117,6 +119,15 @@ where
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let this = &mut *self;
         if !this.write_buf.is_empty() {
+            // Let the other tasks that are ready run once before sending: h2 flushes
+            // after a request's HEADERS while its body is still on the way from another
+            // task, and one message for both saves a syscall and a wake-up on each side.
+            if !this.flush_deferred && this.write_buf.len() < WS_MESSAGE_TARGET {
+                this.flush_deferred = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            this.flush_deferred = false;
             ready!(this.poll_send_buffer(cx))?;
         }
         Pin::new(&mut this.ws).poll_flush(cx).map_err(to_io)
