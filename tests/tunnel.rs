@@ -360,3 +360,64 @@ async fn subdomains_route_by_host_with_the_path_unchanged() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_sender_that_goes_away_cancels_only_its_own_stream() {
+    bounded(async {
+        let mut app = start_app().await;
+        let relay = start_relay("127.0.0.1:0", token_relay()).await;
+        let store = memory_store();
+        let mut records = store.subscribe();
+        let agent = start_agent(
+            agent_config(&relay.url(), Some("t1"), Some("gone")),
+            forwarder(app.addr, &store),
+        )
+        .await
+        .unwrap();
+        // An upload that sends a little and then stalls.
+        let (tx, rx) = tokio::sync::mpsc::channel::<
+            Result<hyper::body::Frame<bytes::Bytes>, std::convert::Infallible>,
+        >(1);
+        tx.send(Ok(hyper::body::Frame::data(bytes::Bytes::from_static(
+            b"partial",
+        ))))
+        .await
+        .unwrap();
+        let body = http_body_util::StreamBody::new(tokio_stream_from(rx));
+        let request = http::Request::post(relay.http("/t/gone/upload"))
+            .header("content-length", "1000000")
+            .body(body)
+            .unwrap();
+        let sender_client =
+            hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+                .build_http();
+        let upload = tokio::spawn(async move { sender_client.request(request).await });
+        assert_eq!(app.arrived.recv().await.unwrap(), "/upload");
+
+        // The sender disappears mid-body.
+        upload.abort();
+        drop(tx);
+        let record = records.recv().await.unwrap();
+        assert_eq!(record.request.uri, "/upload");
+        assert!(
+            record.error.is_some(),
+            "the cut-off exchange is recorded as failed"
+        );
+
+        // The tunnel and other requests are unaffected.
+        let client = client();
+        let (status, _, body) = post(&client, &relay.http("/t/gone/after"), "fine").await;
+        assert_eq!((status.as_u16(), body.as_ref()), (200, b"fine".as_ref()));
+        assert_eq!(tunnels_online(&client, &relay).await, 1);
+        agent.stop().await;
+        relay.stop().await;
+    })
+    .await;
+}
+
+/// A stream over an mpsc receiver.
+fn tokio_stream_from<T: Send + 'static>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_util::Stream<Item = T> + Unpin {
+    futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}

@@ -22,7 +22,7 @@ use crate::exchange::Source;
 use crate::forward::{Forwarder, RequestMeta};
 
 /// How the agent reaches its relay.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct AgentConfig {
     /// The relay's URL (`ws://`, `wss://`).
     pub relay: String,
@@ -40,6 +40,18 @@ pub struct AgentConfig {
     pub backoff_min: Duration,
     /// Longest reconnect delay.
     pub backoff_max: Duration,
+}
+
+impl std::fmt::Debug for AgentConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The token never appears in logs or panics.
+        f.debug_struct("AgentConfig")
+            .field("relay", &self.relay)
+            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("name", &self.name)
+            .field("relay_ca", &self.relay_ca)
+            .finish_non_exhaustive()
+    }
 }
 
 impl AgentConfig {
