@@ -39,7 +39,9 @@ fn main() {
     let dir = std::env::temp_dir().join(format!("hooktap-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let (relay, relay_addr) = start_relay(&dir);
+    let relay = Guard(relay);
     let (agent, public_url) = start_agent(app, relay_addr, &dir);
+    let agent = Guard(agent);
     let direct = format!("http://{app}/bench");
     let tunnel = format!("{public_url}/bench");
 
@@ -52,8 +54,8 @@ fn main() {
         println!(
             "hooktap tunnel benchmark ({} s per run; relay pid {}, agent pid {})",
             run.as_secs(),
-            relay.id(),
-            agent.id()
+            relay.0.id(),
+            agent.0.id()
         );
         println!(
             "{:<34} {:>14} {:>14} {:>8}",
@@ -99,18 +101,25 @@ fn main() {
             UPLOAD as f64 / 1e6 / secs
         );
     });
-    let relay_peak = peak_kib(relay.id());
-    let agent_peak = peak_kib(agent.id());
+    let relay_peak = peak_kib(relay.0.id());
+    let agent_peak = peak_kib(agent.0.id());
     println!(
         "peak memory (VmHWM): relay {:.1} MiB, agent {:.1} MiB (target < 64 MiB each)",
         relay_peak as f64 / 1024.0,
         agent_peak as f64 / 1024.0
     );
-    for mut child in [relay, agent] {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop((relay, agent));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Kills the child process when dropped, also when the bench panics.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn row(label: &str, direct: f64, tunnel: f64) {
@@ -211,7 +220,8 @@ fn start_agent(app: SocketAddr, relay: SocketAddr, dir: &std::path::Path) -> (Ch
             "64KiB",
         ])
         .arg("--store")
-        .arg(dir.join("agent.db"))
+        // `HOOKTAP_BENCH_STORE=:memory:` separates the tunnel's cost from the disk's.
+        .arg(std::env::var_os("HOOKTAP_BENCH_STORE").unwrap_or_else(|| dir.join("agent.db").into()))
         .stdout(Stdio::piped())
         .spawn()
         .expect("the agent starts");
