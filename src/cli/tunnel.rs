@@ -38,13 +38,12 @@ pub struct TunnelArgs {
     #[arg(long, value_name = "URL", env = "HOOKTAP_RELAY")]
     pub relay: Option<String>,
 
-    /// The token the relay gave you.
+    /// The token the relay gave you (ignored without --relay).
     #[arg(
         long,
         value_name = "TOKEN",
         env = "HOOKTAP_TOKEN",
-        hide_env_values = true,
-        requires = "relay"
+        hide_env_values = true
     )]
     pub token: Option<Secret>,
 
