@@ -5,16 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::{RwLock, Semaphore};
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
 
@@ -28,7 +24,7 @@ use crate::forward::error_response;
 use crate::tunnel::protocol::{
     self as proto, AgentHello, RefusalReason, RelayAnswer, RelayRefusal, RelayWelcome,
 };
-use crate::tunnel::wsio::WsIo;
+use crate::tunnel::wsio::{Role, WsIo};
 
 /// Answers a request to the tunnel path: `101` and the handshake in the background, or
 /// `400` when it is not a WebSocket upgrade.
@@ -54,10 +50,7 @@ pub fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<BoxB
     tokio::spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
-                let io = TokioIo::new(upgraded);
-                let ws =
-                    WebSocketStream::from_raw_socket(io, Role::Server, Some(proto::ws_config()))
-                        .await;
+                let ws = WsIo::new(TokioIo::new(upgraded), Role::Server);
                 accept(shared, ws, bearer, host).await;
             }
             Err(err) => debug!(%err, "tunnel upgrade failed"),
@@ -75,7 +68,7 @@ pub fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<BoxB
 }
 async fn accept<S>(
     shared: Arc<Shared>,
-    mut ws: WebSocketStream<S>,
+    mut ws: WsIo<S>,
     bearer: Option<String>,
     host: Option<String>,
 ) where
@@ -115,7 +108,7 @@ async fn accept<S>(
     };
     let welcomed = tokio::time::timeout(
         deadline,
-        ws.send(Message::text(proto::encode(&RelayAnswer::Welcome(welcome)))),
+        ws.send_text(&proto::encode(&RelayAnswer::Welcome(welcome))),
     )
     .await;
     if !matches!(welcomed, Ok(Ok(()))) {
@@ -132,7 +125,7 @@ async fn accept<S>(
         .keep_alive_interval(heartbeat)
         .keep_alive_timeout(heartbeat * 2)
         .keep_alive_while_idle(true)
-        .handshake::<_, BoxBody>(TokioIo::new(WsIo::new(ws)))
+        .handshake::<_, BoxBody>(TokioIo::new(ws))
         .await;
     let (sender, conn) = match handshake {
         Ok(pair) => pair,
@@ -174,22 +167,17 @@ async fn accept<S>(
     info!(name = %session.name, "tunnel offline");
 }
 
-async fn read_hello<S>(ws: &mut WebSocketStream<S>) -> anyhow::Result<AgentHello>
+async fn read_hello<S>(ws: &mut WsIo<S>) -> anyhow::Result<AgentHello>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
-    loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(text))) => return Ok(proto::decode(text.as_str())?),
-            Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-            Some(Ok(_)) => anyhow::bail!("expected a text hello"),
-            Some(Err(err)) => return Err(err.into()),
-            None => anyhow::bail!("the agent closed the connection"),
-        }
+    match ws.recv_text(proto::MAX_HANDSHAKE_BYTES).await? {
+        Some(text) => Ok(proto::decode(&text)?),
+        None => anyhow::bail!("the agent closed the connection"),
     }
 }
 
-async fn refuse<S>(shared: &Shared, mut ws: WebSocketStream<S>, refusal: RelayRefusal)
+async fn refuse<S>(shared: &Shared, mut ws: WsIo<S>, refusal: RelayRefusal)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -200,12 +188,13 @@ where
     info!(reason = ?refusal.reason, "tunnel refused");
     let deadline = shared.config.limits.handshake_timeout;
     let _ = tokio::time::timeout(deadline, async {
-        ws.send(Message::text(proto::encode(&RelayAnswer::Refusal(refusal))))
+        ws.send_text(&proto::encode(&RelayAnswer::Refusal(refusal)))
             .await?;
-        ws.close(None).await
+        ws.send_close().await
     })
     .await;
 }
+
 /// The URLs that reach `name`, the preferred one first.
 fn public_urls(shared: &Shared, name: &str, host: Option<&str>) -> Vec<String> {
     let base = match &shared.config.public_url {

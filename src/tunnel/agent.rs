@@ -5,19 +5,19 @@ use std::convert::Infallible;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
 use http::Request;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::sync::mpsc;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_util::sync::CancellationToken;
 
 use super::dial::{BoxIo, Dialer};
 use super::protocol::{self as proto, AgentHello, RelayAnswer, RelayRefusal, RelayWelcome};
 use super::wsio::WsIo;
+
+/// The agent's end of an open WebSocket.
+type Ws = WsIo<BoxIo>;
 use crate::exchange::Source;
 use crate::forward::{Forwarder, RequestMeta};
 
@@ -157,7 +157,7 @@ struct Agent {
 }
 
 impl Agent {
-    async fn connect(&mut self) -> Result<(WebSocketStream<BoxIo>, RelayWelcome), ConnectError> {
+    async fn connect(&mut self) -> Result<(Ws, RelayWelcome), ConnectError> {
         let mut ws = self.dialer.dial(self.config.token.as_deref()).await?;
         let hello = AgentHello {
             version: proto::PROTOCOL_VERSION,
@@ -166,19 +166,10 @@ impl Agent {
             agent: format!("hooktap/{}", env!("CARGO_PKG_VERSION")),
         };
         let answer = tokio::time::timeout(self.config.handshake_timeout, async {
-            ws.send(Message::text(proto::encode(&hello))).await?;
-            loop {
-                match ws.next().await {
-                    Some(Ok(Message::Text(text))) => {
-                        return Ok(proto::decode::<RelayAnswer>(text.as_str())?);
-                    }
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(other)) => {
-                        anyhow::bail!("the relay sent an unexpected {other:?} during the handshake")
-                    }
-                    Some(Err(err)) => return Err(err.into()),
-                    None => anyhow::bail!("the relay closed the connection during the handshake"),
-                }
+            ws.send_text(&proto::encode(&hello)).await?;
+            match ws.recv_text(proto::MAX_HANDSHAKE_BYTES).await? {
+                Some(text) => Ok(proto::decode::<RelayAnswer>(&text)?),
+                None => anyhow::bail!("the relay closed the connection during the handshake"),
             }
         })
         .await
@@ -203,7 +194,7 @@ impl Agent {
 
     async fn run(
         mut self,
-        mut ws: WebSocketStream<BoxIo>,
+        mut ws: Ws,
         events: mpsc::UnboundedSender<TunnelEvent>,
         shutdown: CancellationToken,
     ) {
@@ -244,7 +235,7 @@ impl Agent {
     }
 
     /// Serves h2 over the tunnel until it ends; returns why it ended.
-    async fn serve(&self, ws: WebSocketStream<BoxIo>, shutdown: &CancellationToken) -> String {
+    async fn serve(&self, ws: Ws, shutdown: &CancellationToken) -> String {
         let forwarder = self.forwarder.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let forwarder = forwarder.clone();
@@ -261,7 +252,7 @@ impl Agent {
             .max_send_buf_size(proto::H2_MAX_FRAME as usize)
             .keep_alive_interval(heartbeat)
             .keep_alive_timeout(heartbeat * 2)
-            .serve_connection(TokioIo::new(WsIo::new(ws)), service);
+            .serve_connection(TokioIo::new(ws), service);
         tokio::pin!(conn);
         let result = tokio::select! {
             result = conn.as_mut() => result,

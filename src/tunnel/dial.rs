@@ -13,11 +13,11 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Error as WsError;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use super::protocol::{TUNNEL_PATH, ws_config};
+use super::wsio::{Role, WsIo};
 
 /// A byte stream to the relay: plain TCP or TLS over TCP.
 pub trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
@@ -79,8 +79,9 @@ impl Dialer {
         &self.tunnel_url
     }
 
-    /// Opens the WebSocket, presenting `token` as a bearer token.
-    pub async fn dial(&self, token: Option<&str>) -> anyhow::Result<WebSocketStream<BoxIo>> {
+    /// Opens the WebSocket (the upgrade done by tungstenite), presenting `token` as a
+    /// bearer token.
+    pub async fn dial(&self, token: Option<&str>) -> anyhow::Result<WsIo<BoxIo>> {
         tokio::time::timeout(self.timeout, self.dial_inner(token))
             .await
             .map_err(|_| {
@@ -92,7 +93,7 @@ impl Dialer {
             })?
     }
 
-    async fn dial_inner(&self, token: Option<&str>) -> anyhow::Result<WebSocketStream<BoxIo>> {
+    async fn dial_inner(&self, token: Option<&str>) -> anyhow::Result<WsIo<BoxIo>> {
         let tcp = TcpStream::connect((self.host.as_str(), self.port))
             .await
             .with_context(|| format!("could not reach the relay at {}", self.tunnel_url))?;
@@ -120,7 +121,9 @@ impl Dialer {
             request.headers_mut().insert(AUTHORIZATION, value);
         }
         match tokio_tungstenite::client_async_with_config(request, io, Some(ws_config())).await {
-            Ok((ws, _)) => Ok(ws),
+            // The relay sends nothing after its 101 until the hello, so tungstenite holds
+            // no unread bytes: the framing continues on the raw stream.
+            Ok((ws, _)) => Ok(WsIo::new(ws.into_inner(), Role::Client)),
             Err(WsError::Http(response)) => Err(anyhow!(
                 "{} answered {} instead of opening a tunnel: is it a hooktap relay?",
                 self.tunnel_url,

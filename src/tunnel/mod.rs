@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod dial;
+pub mod frame;
 pub mod protocol;
 pub mod wsio;
 

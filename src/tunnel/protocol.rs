@@ -4,8 +4,9 @@
 //!    its token (if any) as `Authorization: Bearer <token>`.
 //! 2. It sends one text message, an [`AgentHello`]. The relay answers with one text
 //!    message: a [`RelayWelcome`] or a [`RelayRefusal`] (after which it closes).
-//! 3. From then on the WebSocket carries binary messages only: one HTTP/2 connection in
-//!    which the relay is the client and the agent the server. Each sender's request is
+//! 3. From then on the WebSocket carries binary frames only (framed by [`super::wsio`],
+//!    one frame per flush): one HTTP/2 connection in which the relay is the client and
+//!    the agent the server. Each sender's request is
 //!    one h2 stream; h2 gives multiplexing and per-stream flow control, h2 PINGs are the
 //!    heartbeat in both directions.
 //!
