@@ -6,6 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod tunnel;
+pub use tunnel::{RelayArgs, Secret, TunnelArgs};
+
 /// Capture, inspect and forward webhooks to the app on your machine.
 #[derive(Debug, Parser)]
 #[command(name = "hooktap", version, about, long_about = None, propagate_version = true)]
@@ -32,6 +35,8 @@ pub enum Command {
     Export(crate::cli_replay::ExportArgs),
     /// Check webhook signatures of recorded requests, or of a request saved in a file.
     Verify(VerifyArgs),
+    /// Run a relay: give agents public URLs and route requests into their tunnels.
+    Relay(RelayArgs),
 }
 
 /// Where the store is, shared by every command that reads or writes it.
@@ -86,6 +91,9 @@ pub struct ListenArgs {
 
     #[command(flatten)]
     pub secrets: SecretArgs,
+
+    #[command(flatten)]
+    pub tunnel: TunnelArgs,
 }
 
 /// Webhook secrets for signature checks, shared by `listen`, `verify` and `replay`.

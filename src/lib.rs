@@ -5,6 +5,8 @@
 //! - [`store`]: the SQLite history of exchanges, written off the forwarding path;
 //! - [`forward`] and [`capture`]: the local capture listener and the forwarder to the app;
 //! - [`signature`] and [`config`]: webhook signature verdicts, secrets and re-signing;
+//! - [`tunnel`] and [`relay`]: the agent's tunnel to the relay, and the relay itself;
+//! - [`replay`], [`export`], [`diff`] and [`api`]: resending, exporting and the local API;
 //! - [`cli`] and [`cmd`]: the command line.
 
 #![forbid(unsafe_code)]
@@ -23,9 +25,11 @@ pub mod export;
 pub mod forward;
 pub mod http1;
 pub mod output;
+pub mod relay;
 pub mod replay;
 pub mod select;
 pub mod signature;
 pub mod store;
 pub mod target;
+pub mod tunnel;
 pub mod upstream;

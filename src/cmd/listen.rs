@@ -37,20 +37,29 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     );
     let server = CaptureServer::bind(args.capture_addr, forwarder.clone()).await?;
     let capture_addr = server.local_addr()?;
-    let api = crate::api::bind_for_listen(&args.api, forwarder, api_verifier).await?;
+    let api = crate::api::bind_for_listen(&args.api, forwarder.clone(), api_verifier).await?;
     let api_addr = api.as_ref().map(|a| a.local_addr()).transpose()?;
     let mut events = store.subscribe();
+    let shutdown = CancellationToken::new();
+    let tunnel = super::tunnel::open(&args.tunnel, forwarder, shutdown.child_token()).await?;
+    let public_url = tunnel
+        .as_ref()
+        .and_then(|t| t.welcome.public_urls.first().cloned());
+    let mut tunnel_events = tunnel.map(|t| t.events);
 
     if args.json {
         let ready = json!({
             "event": "ready",
             "capture_addr": capture_addr.to_string(),
             "target": target.to_string(),
-            "public_url": null,
+            "public_url": public_url,
             "api_addr": api_addr.map(|a| a.to_string()),
         });
         emit(format!("{ready}\n").as_bytes())?;
     } else {
+        if let Some(url) = &public_url {
+            emit(format!("{url}\n").as_bytes())?;
+        }
         emit(
             format!(
                 "hooktap: capturing on http://{capture_addr}, forwarding to {target}{}\n",
@@ -60,7 +69,6 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         )?;
     }
 
-    let shutdown = CancellationToken::new();
     let server_task = tokio::spawn(server.run(shutdown.child_token()));
     let api_task = api.map(|api| tokio::spawn(api.run(shutdown.child_token())));
     let result = loop {
@@ -83,6 +91,19 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
                 }
                 Err(RecvError::Closed) => break Ok(()),
             },
+            Some(event) = async { tunnel_events.as_mut()?.recv().await } => {
+                let line = if args.json {
+                    super::tunnel::event_json(&event).to_string()
+                } else {
+                    super::tunnel::event_line(&event)
+                };
+                if let Err(err) = emit(format!("{line}\n").as_bytes()) {
+                    break Err(err.into());
+                }
+                if let crate::tunnel::TunnelEvent::Refused(message) = event {
+                    break Err(anyhow::anyhow!("the relay refused the tunnel: {message}"));
+                }
+            }
         }
     };
     shutdown.cancel();

@@ -3,8 +3,10 @@
 mod diff;
 mod export;
 mod listen;
+mod relay;
 mod replay;
 mod requests;
+mod tunnel;
 mod verify;
 
 use std::io::Write;
@@ -29,6 +31,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Diff(args) => diff::diff(args),
         Command::Export(args) => export::export(args),
         Command::Verify(args) => verify::verify(args),
+        Command::Relay(args) => relay::relay(args).await,
     }
 }
 

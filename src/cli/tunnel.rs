@@ -1,0 +1,144 @@
+//! The command-line flags of the tunnel: `listen --relay …` and `hooktap relay`.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{parse_duration, parse_size};
+use crate::relay::OfflineMode;
+
+/// A secret from the command line or the environment; never shown by `Debug`.
+#[derive(Clone)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+impl FromStr for Secret {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, String> {
+        if text.trim().is_empty() {
+            return Err("the token is empty".into());
+        }
+        Ok(Secret(text.trim().to_string()))
+    }
+}
+
+/// `hooktap listen` flags for the tunnel to a relay.
+#[derive(Debug, Args, Clone)]
+pub struct TunnelArgs {
+    /// Open a tunnel to this relay (ws://host:port or wss://host) and print its public URL.
+    #[arg(long, value_name = "URL", env = "HOOKTAP_RELAY")]
+    pub relay: Option<String>,
+
+    /// The token the relay gave you (ignored without --relay).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HOOKTAP_TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<Secret>,
+
+    /// Ask the relay for this tunnel name (kept across reconnects).
+    #[arg(long, value_name = "NAME", requires = "relay")]
+    pub name: Option<String>,
+
+    /// Trust this CA certificate (PEM) for a relay with a self-signed certificate.
+    #[arg(long, value_name = "PEM", requires = "relay")]
+    pub relay_ca: Option<PathBuf>,
+}
+
+/// `hooktap relay`.
+#[derive(Debug, Args)]
+pub struct RelayArgs {
+    /// Public HTTP(S) listener; tunnels connect to the same port.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+
+    /// Also route `<name>.<DOMAIN>` to tunnel `<name>` (needs a wildcard DNS record).
+    #[arg(long, value_name = "DOMAIN")]
+    pub domain: Option<String>,
+
+    /// How the relay is reached from outside (e.g. https://relay.example.com), for the
+    /// URLs it hands out [default: the scheme and host the agent connected to].
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+
+    /// A token that may open tunnels with any free name (repeatable).
+    #[arg(
+        long = "token",
+        value_name = "TOKEN",
+        env = "HOOKTAP_RELAY_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub tokens: Vec<Secret>,
+
+    /// A file of tokens, one per line, each followed by the names it may hold.
+    #[arg(long, value_name = "PATH")]
+    pub tokens_file: Option<PathBuf>,
+
+    /// Let agents without a token open tunnels with random names.
+    #[arg(long)]
+    pub allow_anonymous: bool,
+
+    /// Certificate chain (PEM) to serve HTTPS and WSS.
+    #[arg(long, value_name = "PEM", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Where the offline queue lives [default: hooktap/relay in your data directory].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// What to do with requests for an offline agent: queue them (202) or reject (503).
+    #[arg(long, value_name = "MODE", value_enum, default_value = "queue")]
+    pub offline: OfflineMode,
+
+    /// Largest request body (413 beyond).
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub max_body: usize,
+
+    /// Largest request head, all headers together (431 beyond).
+    #[arg(long, value_name = "SIZE", default_value = "32KiB", value_parser = parse_size)]
+    pub max_header: usize,
+
+    /// Requests in flight per tunnel (429 beyond).
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub max_in_flight: usize,
+
+    /// How long the agent and app may take to answer (504 beyond).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub upstream_timeout: Duration,
+
+    /// How long TLS and the tunnel handshake may take.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub handshake_timeout: Duration,
+
+    /// Close sender connections idle for this long.
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+
+    /// Requests queued per name while its agent is offline (507 beyond).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub queue_max_requests: u64,
+
+    /// Body bytes queued per name while its agent is offline (507 beyond).
+    #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
+    pub queue_max_bytes: usize,
+
+    /// Interval between heartbeats to each agent; a silent tunnel is dropped after two.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub heartbeat: Duration,
+}

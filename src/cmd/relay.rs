@@ -1,0 +1,79 @@
+//! `hooktap relay`: run a relay until Ctrl-C.
+
+use tokio_util::sync::CancellationToken;
+
+use super::{UsageError, emit};
+use crate::cli::RelayArgs;
+use crate::relay::{Auth, Limits, Relay, RelayConfig, tls};
+
+/// Runs `hooktap relay`.
+pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
+    let tokens: Vec<String> = args.tokens.iter().map(|t| t.0.clone()).collect();
+    let auth = Auth::new(&tokens, args.tokens_file.as_deref(), args.allow_anonymous)?;
+    if auth.is_closed() {
+        return Err(UsageError(
+            "nobody could open a tunnel: pass --token, --tokens-file or --allow-anonymous".into(),
+        )
+        .into());
+    }
+    if let Some(url) = &args.public_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        return Err(UsageError(format!(
+            "--public-url '{url}' must start with http:// or https://"
+        ))
+        .into());
+    }
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+        _ => None,
+    };
+    let data_dir = match args.data_dir {
+        Some(dir) => dir,
+        None => dirs::data_dir()
+            .ok_or_else(|| anyhow::anyhow!("could not find your data directory; pass --data-dir"))?
+            .join("hooktap")
+            .join("relay"),
+    };
+    let secure = tls.is_some();
+    let config = RelayConfig {
+        public_url: args.public_url,
+        domain: args
+            .domain
+            .map(|d| d.trim_matches('.').to_ascii_lowercase()),
+        auth,
+        data_dir: Some(data_dir),
+        offline: args.offline,
+        limits: Limits {
+            max_body: args.max_body as u64,
+            max_header: args.max_header,
+            max_in_flight: args.max_in_flight.max(1),
+            upstream_timeout: args.upstream_timeout,
+            handshake_timeout: args.handshake_timeout,
+            idle_timeout: args.idle_timeout,
+            queue_max_requests: args.queue_max_requests,
+            queue_max_bytes: args.queue_max_bytes as u64,
+        },
+        tls,
+        heartbeat: args.heartbeat,
+    };
+    let relay = Relay::bind(args.listen, config).await?;
+    let addr = relay.local_addr()?;
+    let (http, ws) = if secure {
+        ("https", "wss")
+    } else {
+        ("http", "ws")
+    };
+    emit(
+        format!(
+            "hooktap relay: serving {http}://{addr}; agents connect with `hooktap listen --relay {ws}://{addr}`\n"
+        )
+        .as_bytes(),
+    )?;
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(relay.run(shutdown.clone()));
+    let _ = tokio::signal::ctrl_c().await;
+    shutdown.cancel();
+    let _ = task.await;
+    Ok(())
+}

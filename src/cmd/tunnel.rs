@@ -1,0 +1,92 @@
+//! The tunnel part of `hooktap listen`: open it, and print its state changes.
+//!
+//! The first connection must succeed: at start, an unreachable relay or a refusal is
+//! most often a typo in `--relay` or `--token`, so it fails at once with one sentence
+//! (exit 1) rather than retrying silently. Once the tunnel was up, drops are retried
+//! with backoff and every change is printed, as ngrok's agent does.
+
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+use super::UsageError;
+use crate::cli::TunnelArgs;
+use crate::forward::Forwarder;
+use crate::tunnel::{self, AgentConfig, ConnectError, Tunnel, TunnelEvent};
+
+/// Opens the tunnel when `--relay` is given.
+pub async fn open(
+    args: &TunnelArgs,
+    forwarder: Forwarder,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Option<Tunnel>> {
+    let Some(relay) = &args.relay else {
+        return Ok(None);
+    };
+    if let Some(name) = &args.name
+        && !crate::tunnel::protocol::valid_name(name)
+    {
+        return Err(UsageError(format!(
+            "--name '{name}' is not a valid tunnel name: use 1-63 of a-z, 0-9 and '-'"
+        ))
+        .into());
+    }
+    let mut config = AgentConfig::new(relay.clone());
+    config.token = args.token.as_ref().map(|t| t.0.clone());
+    config.name = args.name.clone();
+    config.relay_ca = args.relay_ca.clone();
+    match tunnel::start(config, forwarder, shutdown).await {
+        Ok(tunnel) => Ok(Some(tunnel)),
+        Err(ConnectError::Refused(refusal)) => Err(anyhow::anyhow!(
+            "the relay refused the tunnel: {}",
+            refusal.message
+        )),
+        Err(ConnectError::Failed(err)) => Err(err),
+    }
+}
+
+/// The `tunnel` event for `--json`.
+pub fn event_json(event: &TunnelEvent) -> Value {
+    match event {
+        TunnelEvent::Online {
+            name,
+            public_url,
+            queued,
+        } => json!({
+            "event": "tunnel", "state": "online", "name": name,
+            "public_url": public_url, "queued": queued,
+        }),
+        TunnelEvent::Offline { reason } => {
+            json!({"event": "tunnel", "state": "offline", "reason": reason})
+        }
+        TunnelEvent::Reconnecting { attempt, delay } => json!({
+            "event": "tunnel", "state": "reconnecting", "attempt": attempt,
+            "delay_ms": delay.as_millis() as u64,
+        }),
+        TunnelEvent::Refused(message) => {
+            json!({"event": "tunnel", "state": "refused", "message": message})
+        }
+    }
+}
+
+/// The log line for `--no-tui`.
+pub fn event_line(event: &TunnelEvent) -> String {
+    match event {
+        TunnelEvent::Online {
+            public_url, queued, ..
+        } => {
+            let queued = match queued {
+                0 => String::new(),
+                n => format!("; {n} queued requests arriving"),
+            };
+            format!("hooktap: tunnel online again at {public_url}{queued}")
+        }
+        TunnelEvent::Offline { reason } => format!("hooktap: tunnel offline: {reason}"),
+        TunnelEvent::Reconnecting { attempt, delay } => format!(
+            "hooktap: reconnecting to the relay in {} (attempt {attempt})",
+            humantime::format_duration(std::time::Duration::from_millis(delay.as_millis() as u64))
+        ),
+        TunnelEvent::Refused(message) => {
+            format!("hooktap: the relay refused the tunnel: {message}")
+        }
+    }
+}

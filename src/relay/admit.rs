@@ -1,0 +1,166 @@
+//! Who gets which tunnel name: the hello is checked against the protocol version, the
+//! token (or anonymous resume key), the names the token may hold and who holds them now.
+
+use super::Shared;
+use super::auth::{self, AuthFailure, Fingerprint, Identity};
+use crate::tunnel::protocol::{self as proto, AgentHello, RefusalReason, RelayRefusal};
+use tracing::warn;
+
+/// What the handshake settled.
+pub struct Admission {
+    /// The name the tunnel gets.
+    pub name: String,
+    /// Who holds it.
+    pub owner: Fingerprint,
+    /// For anonymous tunnels: the key to reclaim the name.
+    pub resume_key: Option<String>,
+    /// Requests queued for the name.
+    pub queued: u64,
+}
+
+/// A refusal with the relay's protocol version.
+pub fn refusal(reason: RefusalReason, message: String) -> RelayRefusal {
+    RelayRefusal {
+        version: proto::PROTOCOL_VERSION,
+        reason,
+        message,
+    }
+}
+
+/// Decides whether the agent behind `hello` and `bearer` gets a tunnel, and its name.
+pub async fn admit(
+    shared: &Shared,
+    hello: &AgentHello,
+    bearer: Option<&str>,
+) -> Result<Admission, RelayRefusal> {
+    if hello.version != proto::PROTOCOL_VERSION {
+        return Err(refusal(
+            RefusalReason::VersionMismatch,
+            format!(
+                "the agent speaks tunnel protocol {} but the relay speaks {}: run the same hooktap version on both sides",
+                hello.version,
+                proto::PROTOCOL_VERSION
+            ),
+        ));
+    }
+    let identity = shared
+        .config
+        .auth
+        .identify(bearer)
+        .map_err(|failure| match failure {
+            AuthFailure::Missing => refusal(
+                RefusalReason::BadToken,
+                "the relay needs a token: pass --token or set HOOKTAP_TOKEN".into(),
+            ),
+            AuthFailure::Unknown => refusal(
+                RefusalReason::BadToken,
+                "the relay does not accept this token: check --token or HOOKTAP_TOKEN".into(),
+            ),
+        })?;
+    let internal = |err: anyhow::Error| {
+        warn!("{err:#}");
+        refusal(
+            RefusalReason::BadHello,
+            "the relay could not look up the name; try again later".into(),
+        )
+    };
+    let (name, owner, resume_key) = match identity {
+        Identity::Anonymous => match (&hello.name, &hello.resume_key) {
+            (Some(name), Some(key)) => {
+                let owner = auth::fingerprint(key);
+                let stored = shared.queue.owner(name).await.map_err(internal)?;
+                if !stored.is_some_and(|s| auth::same(&s, &owner)) {
+                    return Err(anonymous_name_refusal());
+                }
+                (name.clone(), owner, Some(key.clone()))
+            }
+            (Some(_), None) => return Err(anonymous_name_refusal()),
+            (None, _) => {
+                let key = hex::encode(rand::random::<[u8; 16]>());
+                let owner = auth::fingerprint(&key);
+                (
+                    random_name(shared).await.map_err(internal)?,
+                    owner,
+                    Some(key),
+                )
+            }
+        },
+        Identity::Token { fingerprint, names } => {
+            let name = match (&hello.name, &names) {
+                (Some(name), _) if !proto::valid_name(name) => {
+                    return Err(refusal(
+                        RefusalReason::NameNotAllowed,
+                        format!(
+                            "'{name}' is not a valid tunnel name: use 1-63 of a-z, 0-9 and '-'"
+                        ),
+                    ));
+                }
+                (Some(name), Some(allowed)) if !allowed.contains(name) => {
+                    return Err(refusal(
+                        RefusalReason::NameNotAllowed,
+                        format!(
+                            "this token may not hold the name '{name}'; it may hold: {}",
+                            allowed.join(", ")
+                        ),
+                    ));
+                }
+                (Some(name), _) => name.clone(),
+                (None, Some(allowed)) => allowed.first().cloned().unwrap_or_default(),
+                (None, None) => random_name(shared).await.map_err(internal)?,
+            };
+            if shared.config.auth.reserved_by_other(&name, &fingerprint) {
+                return Err(taken(&name));
+            }
+            (name, fingerprint, None)
+        }
+    };
+    if shared.registry.held_by_other(&name, &owner) {
+        return Err(taken(&name));
+    }
+    let stored = shared.queue.owner(&name).await.map_err(internal)?;
+    let (queued, _) = shared.queue.usage(&name).await.map_err(internal)?;
+    // Requests queued for the previous holder are theirs alone.
+    if let Some(stored) = stored
+        && !auth::same(&stored, &owner)
+        && queued > 0
+    {
+        return Err(taken(&name));
+    }
+    shared
+        .queue
+        .set_owner(&name, owner)
+        .await
+        .map_err(internal)?;
+    Ok(Admission {
+        name,
+        owner,
+        resume_key,
+        queued,
+    })
+}
+
+fn taken(name: &str) -> RelayRefusal {
+    refusal(
+        RefusalReason::NameTaken,
+        format!("the name '{name}' is held by another token: pick another --name"),
+    )
+}
+
+fn anonymous_name_refusal() -> RelayRefusal {
+    refusal(
+        RefusalReason::NameNotAllowed,
+        "anonymous tunnels get random names: pass --token to choose a name".into(),
+    )
+}
+
+async fn random_name(shared: &Shared) -> anyhow::Result<String> {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    loop {
+        let name: String = (0..10)
+            .map(|_| ALPHABET[rand::random_range(0..ALPHABET.len())] as char)
+            .collect();
+        if shared.registry.get(&name).is_none() && shared.queue.owner(&name).await?.is_none() {
+            return Ok(name);
+        }
+    }
+}

@@ -1,0 +1,388 @@
+//! Public ingress: route each sender's request by name (`/t/<name>/…` or
+//! `<name>.<domain>`), enforce the limits, and stream it through the tunnel, or queue it
+//! while the agent is away. Also serves `/_hooktap/health` and `/_hooktap/metrics`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+
+use super::limits::{HoldingBody, LimitedBody, header_bytes};
+use super::queue::{Bounds, QueuedRequest};
+use super::registry::Session;
+use super::tunnel::{text_body, upgrade};
+use super::{OfflineMode, Shared};
+use crate::body::BoxBody;
+use crate::exchange::unix_micros;
+use crate::forward::{error_response, header_list, strip_hop_by_hop};
+use crate::tunnel::protocol as proto;
+
+/// Answers one request on the public listener.
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<BoxBody> {
+    let path = req.uri().path();
+    if path == proto::TUNNEL_PATH {
+        return upgrade(shared, req);
+    }
+    if path.starts_with(proto::RESERVED_PREFIX) {
+        return own_endpoint(&shared, req.method(), path);
+    }
+    // Only traffic for tunnels is counted, not the relay's own endpoints.
+    let response = route_and_answer(&shared, req, peer).await;
+    shared.metrics.count_status(response.status().as_u16());
+    response
+}
+
+async fn route_and_answer(
+    shared: &Arc<Shared>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<BoxBody> {
+    let limits = &shared.config.limits;
+    if header_bytes(req.headers()) > limits.max_header {
+        return error_response(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            &format!(
+                "the request headers are larger than the relay's limit of {} bytes",
+                limits.max_header
+            ),
+        );
+    }
+    let host = host_of(&req);
+    let Some((name, app_path)) = route(shared, &host, &req) else {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "no tunnel here: send requests to /t/<name>/… on this relay",
+        );
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limits.max_body) {
+        return too_large(limits.max_body);
+    }
+    let public_url = format!(
+        "{}://{host}{}",
+        shared.scheme,
+        req.uri().path_and_query().map_or("/", |pq| pq.as_str())
+    );
+    let (mut parts, body) = req.into_parts();
+    prepare_headers(shared, &mut parts, peer, &host, &public_url);
+    let session = shared.registry.get(&name);
+    match session {
+        Some(session) if session.is_live() => {
+            forward(shared, &session, parts, body, &name, &app_path).await
+        }
+        session => {
+            let known = session.is_some()
+                || matches!(shared.queue.owner(&name).await, Ok(Some(_)))
+                || shared.config.auth.reserved_names().any(|n| n == name);
+            if !known {
+                return error_response(
+                    StatusCode::NOT_FOUND,
+                    &format!("no tunnel named '{name}' is connected to this relay"),
+                );
+            }
+            offline(shared, session, parts, body, &name, &app_path).await
+        }
+    }
+}
+
+fn own_endpoint(shared: &Shared, method: &Method, path: &str) -> Response<BoxBody> {
+    if method != Method::GET && method != Method::HEAD {
+        return error_response(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+    }
+    let (content_type, body) = match path {
+        "/_hooktap/health" => (
+            "application/json",
+            serde_json::json!({
+                "status": "ok",
+                "tunnels_online": shared.registry.len(),
+                "tunnels_draining": shared.registry.draining(),
+                "queue_depth": shared.queue.depth(),
+            })
+            .to_string()
+                + "\n",
+        ),
+        "/_hooktap/metrics" => (
+            "text/plain; version=0.0.4",
+            shared
+                .metrics
+                .render(shared.registry.len(), shared.queue.depth()),
+        ),
+        _ => return error_response(StatusCode::NOT_FOUND, "unknown relay endpoint"),
+    };
+    let mut response = Response::new(text_body(body));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+fn host_of(req: &Request<Incoming>) -> String {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_default()
+}
+
+/// The tunnel name and the path (with query) the app should see.
+fn route(shared: &Shared, host: &str, req: &Request<Incoming>) -> Option<(String, String)> {
+    let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    if let Some(domain) = &shared.config.domain {
+        let bare = host
+            .rsplit_once(':')
+            .map_or(host, |(h, _)| h)
+            .to_ascii_lowercase();
+        if let Some(label) = bare
+            .strip_suffix(domain.as_str())
+            .and_then(|l| l.strip_suffix('.'))
+            && proto::valid_name(label)
+        {
+            return Some((label.to_string(), path_and_query.to_string()));
+        }
+    }
+    let rest = path_and_query.strip_prefix("/t/")?;
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (name, tail) = rest.split_at(end);
+    if !proto::valid_name(name) {
+        return None;
+    }
+    let tail = if tail.starts_with('/') {
+        tail.to_string()
+    } else {
+        format!("/{tail}")
+    };
+    Some((name.to_string(), tail))
+}
+
+fn prepare_headers(
+    shared: &Shared,
+    parts: &mut Parts,
+    peer: SocketAddr,
+    host: &str,
+    public_url: &str,
+) {
+    let version = match parts.version {
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        _ => "HTTP/1.1",
+    };
+    let headers = &mut parts.headers;
+    strip_hop_by_hop(headers);
+    for name in proto::INTERNAL_HEADERS {
+        headers.remove(name);
+    }
+    let ip = peer.ip().to_string();
+    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        Some(existing) => format!("{existing}, {ip}"),
+        None => ip,
+    };
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    set("x-forwarded-for", &forwarded_for);
+    set("x-forwarded-proto", shared.scheme);
+    set("x-forwarded-host", host);
+    set(proto::HEADER_PUBLIC_URL, public_url);
+    set(proto::HEADER_HTTP_VERSION, version);
+}
+
+fn too_large(limit: u64) -> Response<BoxBody> {
+    error_response(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        &format!("the request body is larger than the relay's limit of {limit} bytes"),
+    )
+}
+
+async fn forward(
+    shared: &Arc<Shared>,
+    session: &Session,
+    mut parts: Parts,
+    body: Incoming,
+    name: &str,
+    app_path: &str,
+) -> Response<BoxBody> {
+    let limits = &shared.config.limits;
+    let Ok(permit) = session.in_flight.clone().try_acquire_owned() else {
+        let mut response = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "the tunnel '{name}' already has {} requests in flight",
+                limits.max_in_flight
+            ),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    let Ok(uri) = format!("http://{name}.tunnel{app_path}").parse() else {
+        return error_response(StatusCode::BAD_REQUEST, "the request path is not valid");
+    };
+    parts.uri = uri;
+    parts.version = http::Version::HTTP_2;
+    let exceeded = Arc::new(AtomicBool::new(false));
+    let body = LimitedBody::new(
+        body,
+        limits.max_body,
+        exceeded.clone(),
+        shared.metrics.bytes_in.clone(),
+    )
+    .boxed_unsync();
+    let request = Request::from_parts(parts, body);
+    let mut sender = session.sender.clone();
+    let answer = tokio::time::timeout(limits.upstream_timeout, sender.send_request(request)).await;
+    if exceeded.load(Ordering::Acquire) {
+        return too_large(limits.max_body);
+    }
+    match answer {
+        Ok(Ok(response)) => {
+            let (mut parts, body) = response.into_parts();
+            strip_hop_by_hop(&mut parts.headers);
+            let body = HoldingBody::new(body, permit, shared.metrics.bytes_out.clone());
+            Response::from_parts(parts, body.map_err(Into::into).boxed_unsync())
+        }
+        Ok(Err(err)) => error_response(
+            StatusCode::BAD_GATEWAY,
+            &format!("the tunnel '{name}' failed to answer: {err}"),
+        ),
+        Err(_) => error_response(
+            StatusCode::GATEWAY_TIMEOUT,
+            &format!(
+                "the tunnel '{name}' did not answer within {}",
+                humantime::format_duration(limits.upstream_timeout)
+            ),
+        ),
+    }
+}
+
+async fn offline(
+    shared: &Arc<Shared>,
+    session: Option<Arc<Session>>,
+    parts: Parts,
+    body: Incoming,
+    name: &str,
+    app_path: &str,
+) -> Response<BoxBody> {
+    if shared.config.offline == OfflineMode::Reject && session.is_none() {
+        let mut response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("the agent for '{name}' is offline; retry later"),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        return response;
+    }
+    // While queued requests are being delivered, new ones line up behind them.
+    let _gate = match &session {
+        Some(session) => {
+            let gate = session.queue_gate.read().await;
+            if session.is_live() {
+                drop(gate);
+                return Box::pin(forward(shared, session, parts, body, name, app_path)).await;
+            }
+            Some(gate)
+        }
+        None => None,
+    };
+    let limits = &shared.config.limits;
+    let bounds = Bounds {
+        max_requests: limits.queue_max_requests,
+        max_bytes: limits.queue_max_bytes,
+    };
+    let (count, bytes) = match shared.queue.usage(name).await {
+        Ok(usage) => usage,
+        Err(err) => return queue_failed(err),
+    };
+    let room = bounds.max_bytes.saturating_sub(bytes);
+    if count >= bounds.max_requests {
+        return queue_full(name);
+    }
+    let cap = room.min(limits.max_body);
+    let collected = Limited::new(body, usize::try_from(cap).unwrap_or(usize::MAX))
+        .collect()
+        .await;
+    let body: Bytes = match collected {
+        Ok(collected) => collected.to_bytes(),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
+            return if cap == limits.max_body {
+                too_large(limits.max_body)
+            } else {
+                queue_full(name)
+            };
+        }
+        Err(err) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                &format!("the request body failed: {err}"),
+            );
+        }
+    };
+    let request = QueuedRequest {
+        id: 0,
+        name: name.to_string(),
+        arrived_us: unix_micros(SystemTime::now()),
+        method: parts.method.to_string(),
+        uri: app_path.to_string(),
+        headers: header_list(&parts.headers),
+        body,
+    };
+    match shared.queue.push(request, bounds).await {
+        Ok(Ok(id)) => {
+            let text = if session.is_some() {
+                format!(
+                    "hooktap: the agent for '{name}' is receiving its queued requests; queued as {id}, delivered after them\n"
+                )
+            } else {
+                format!(
+                    "hooktap: the agent for '{name}' is offline; queued as {id}, delivered when it reconnects\n"
+                )
+            };
+            let mut response = Response::new(text_body(text));
+            *response.status_mut() = StatusCode::ACCEPTED;
+            let headers = response.headers_mut();
+            headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
+            if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
+                headers.insert(proto::HEADER_QUEUED, value);
+            }
+            response
+        }
+        Ok(Err(_)) => queue_full(name),
+        Err(err) => queue_failed(err),
+    }
+}
+
+fn queue_full(name: &str) -> Response<BoxBody> {
+    error_response(
+        StatusCode::INSUFFICIENT_STORAGE,
+        &format!("the offline queue for '{name}' is full; retry once its agent is back"),
+    )
+}
+
+fn queue_failed(err: anyhow::Error) -> Response<BoxBody> {
+    tracing::warn!("{err:#}");
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "the relay could not queue the request",
+    )
+}

@@ -1,0 +1,218 @@
+//! The relay (`hooktap relay`): public HTTP(S) ingress that routes each request by name
+//! into the agent's tunnel, accepts tunnels on the same port, and queues requests for
+//! agents that are away.
+//!
+//! - [`auth`]: tokens and the names they may hold; [`admit`]: who gets which name;
+//! - [`registry`]: the live tunnels;
+//! - [`tunnel`]: the upgrade, the handshake, the h2 client per agent;
+//! - [`delivery`]: the queue's delivery when an agent comes back;
+//! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
+//! - [`queue`]: the SQLite offline queue; [`limits`], [`metrics`], [`tls`].
+
+pub mod admit;
+pub mod auth;
+pub mod delivery;
+pub mod ingress;
+pub mod limits;
+pub mod metrics;
+pub mod queue;
+pub mod registry;
+pub mod tls;
+pub mod tunnel;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::debug;
+
+pub use auth::Auth;
+pub use limits::Limits;
+
+/// What the relay does with a request for a known name whose agent is offline.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum OfflineMode {
+    /// Store it and answer `202`; deliver when the agent is back.
+    Queue,
+    /// Answer `503` with `Retry-After`, so the sender retries.
+    Reject,
+}
+
+/// Everything the relay is configured with.
+pub struct RelayConfig {
+    /// How the relay is reached from outside (`https://relay.example.com`); default: the
+    /// scheme and Host the agent connected with.
+    pub public_url: Option<String>,
+    /// Enables `<name>.<domain>` routing.
+    pub domain: Option<String>,
+    /// Who may open tunnels.
+    pub auth: Auth,
+    /// Where the offline queue lives; `None` keeps it in memory.
+    pub data_dir: Option<PathBuf>,
+    /// Queue or reject requests for offline agents.
+    pub offline: OfflineMode,
+    /// The limits.
+    pub limits: Limits,
+    /// Serve HTTPS/WSS with this config.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Interval between heartbeats to each agent.
+    pub heartbeat: Duration,
+}
+
+impl RelayConfig {
+    /// A plain-HTTP relay with default limits, in-memory queue, and `auth`.
+    pub fn new(auth: Auth) -> Self {
+        Self {
+            public_url: None,
+            domain: None,
+            auth,
+            data_dir: None,
+            offline: OfflineMode::Queue,
+            limits: Limits::default(),
+            tls: None,
+            heartbeat: crate::tunnel::protocol::DEFAULT_HEARTBEAT,
+        }
+    }
+}
+
+/// State shared by every connection of one relay.
+pub struct Shared {
+    /// The configuration.
+    pub config: RelayConfig,
+    /// The live tunnels.
+    pub registry: registry::Registry,
+    /// The offline queue and the names handed out.
+    pub queue: queue::Queue,
+    /// The counters.
+    pub metrics: metrics::Metrics,
+    /// `http` or `https`: what senders use, for `X-Forwarded-Proto` and URLs.
+    pub scheme: &'static str,
+    /// Cancelled when the relay stops.
+    pub shutdown: CancellationToken,
+}
+
+/// A bound relay, ready to [`run`](Relay::run).
+pub struct Relay {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+}
+
+impl Relay {
+    /// Binds the public listener and opens the queue.
+    pub async fn bind(addr: SocketAddr, config: RelayConfig) -> anyhow::Result<Self> {
+        let queue = queue::Queue::open(config.data_dir.as_deref())?;
+        let listener = TcpListener::bind(addr).await.map_err(|err| {
+            if err.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::anyhow!(
+                    "{addr} is already in use: stop the other program or pass another --listen"
+                )
+            } else {
+                anyhow::Error::new(err).context(format!("could not listen on {addr}"))
+            }
+        })?;
+        let scheme = match (&config.public_url, &config.tls) {
+            (Some(url), _) if url.starts_with("https://") => "https",
+            (Some(_), _) => "http",
+            (None, Some(_)) => "https",
+            (None, None) => "http",
+        };
+        Ok(Self {
+            listener,
+            shared: Arc::new(Shared {
+                config,
+                registry: registry::Registry::default(),
+                queue,
+                metrics: metrics::Metrics::default(),
+                scheme,
+                shutdown: CancellationToken::new(),
+            }),
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        self.listener
+            .local_addr()
+            .context("reading the relay's address")
+    }
+
+    /// Serves until `shutdown` is cancelled; then closes every tunnel and connection.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let shared = self.shared;
+        let tls = shared.config.tls.clone().map(TlsAcceptor::from);
+        let tracker = TaskTracker::new();
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                accepted = self.listener.accept() => match accepted {
+                    Ok(pair) => pair,
+                    Err(err) => {
+                        debug!(%err, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let shared = shared.clone();
+            let tls = tls.clone();
+            tracker.spawn(async move {
+                match tls {
+                    None => serve_connection(shared, stream, peer).await,
+                    Some(acceptor) => {
+                        let timeout = shared.config.limits.handshake_timeout;
+                        match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                            Ok(Ok(stream)) => serve_connection(shared, stream, peer).await,
+                            Ok(Err(err)) => debug!(%peer, %err, "TLS handshake failed"),
+                            Err(_) => debug!(%peer, "TLS handshake timed out"),
+                        }
+                    }
+                }
+            });
+        }
+        drop(self.listener);
+        shared.shutdown.cancel();
+        shared.registry.close_all();
+        tracker.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    }
+}
+
+async fn serve_connection<S>(shared: Arc<Shared>, stream: S, peer: SocketAddr)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let limits = &shared.config.limits;
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.idle_timeout)
+        .max_buf_size((limits.max_header * 2).max(64 * 1024));
+    let service_shared = shared.clone();
+    let service = service_fn(move |req| {
+        let shared = service_shared.clone();
+        async move { Ok::<_, Infallible>(ingress::handle(shared, req, peer).await) }
+    });
+    let conn = builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                debug!(%peer, %err, "connection ended with an error");
+            }
+        }
+        _ = shared.shutdown.cancelled() => {}
+    }
+}

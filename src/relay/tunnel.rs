@@ -1,0 +1,221 @@
+//! The relay's end of a tunnel: the WebSocket upgrade, the hello/welcome handshake, the
+//! HTTP/2 client over the WebSocket, and delivery of the queue when an agent comes back.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::sync::{RwLock, Semaphore};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info};
+
+use super::Shared;
+use super::admit::{admit, refusal};
+use super::auth;
+use super::delivery::deliver_queue;
+use super::registry::Session;
+use crate::body::BoxBody;
+use crate::forward::error_response;
+use crate::tunnel::protocol::{
+    self as proto, AgentHello, RefusalReason, RelayAnswer, RelayRefusal, RelayWelcome,
+};
+use crate::tunnel::wsio::{Role, WsIo};
+
+/// Answers a request to the tunnel path: `101` and the handshake in the background, or
+/// `400` when it is not a WebSocket upgrade.
+pub fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<BoxBody> {
+    let headers = req.headers();
+    let is_upgrade = headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).cloned();
+    let (true, Some(key)) = (is_upgrade, key) else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            "this is the tunnel endpoint; connect to it with `hooktap listen --relay URL`",
+        );
+    };
+    let bearer = auth::bearer(headers).map(str::to_string);
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let on_upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        match on_upgrade.await {
+            Ok(upgraded) => {
+                let ws = WsIo::new(TokioIo::new(upgraded), Role::Server);
+                accept(shared, ws, bearer, host).await;
+            }
+            Err(err) => debug!(%err, "tunnel upgrade failed"),
+        }
+    });
+    let mut response = Response::new(BoxBody::default());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    response
+}
+async fn accept<S>(
+    shared: Arc<Shared>,
+    mut ws: WsIo<S>,
+    bearer: Option<String>,
+    host: Option<String>,
+) where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let deadline = shared.config.limits.handshake_timeout;
+    let hello = match tokio::time::timeout(deadline, read_hello(&mut ws)).await {
+        Ok(Ok(hello)) => hello,
+        Ok(Err(err)) => {
+            let refusal = refusal(
+                RefusalReason::BadHello,
+                format!(
+                    "the relay could not read the agent's hello ({err}): use the same hooktap version on both sides"
+                ),
+            );
+            refuse(&shared, ws, refusal).await;
+            return;
+        }
+        Err(_) => {
+            debug!("an agent did not say hello in time");
+            return;
+        }
+    };
+    let admission = match admit(&shared, &hello, bearer.as_deref()).await {
+        Ok(admission) => admission,
+        Err(refusal) => {
+            refuse(&shared, ws, refusal).await;
+            return;
+        }
+    };
+    let welcome = RelayWelcome {
+        version: proto::PROTOCOL_VERSION,
+        name: admission.name.clone(),
+        public_urls: public_urls(&shared, &admission.name, host.as_deref()),
+        resume_key: admission.resume_key.clone(),
+        queued: admission.queued,
+    };
+    let welcomed = tokio::time::timeout(
+        deadline,
+        ws.send_text(&proto::encode(&RelayAnswer::Welcome(welcome))),
+    )
+    .await;
+    if !matches!(welcomed, Ok(Ok(()))) {
+        return;
+    }
+    let heartbeat = shared.config.heartbeat;
+    let handshake = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .timer(TokioTimer::new())
+        .max_frame_size(proto::H2_MAX_FRAME)
+        .initial_stream_window_size(proto::H2_STREAM_WINDOW)
+        .initial_connection_window_size(proto::H2_CONNECTION_WINDOW)
+        .adaptive_window(false)
+        .max_send_buf_size(proto::H2_MAX_FRAME as usize)
+        .keep_alive_interval(heartbeat)
+        .keep_alive_timeout(heartbeat * 2)
+        .keep_alive_while_idle(true)
+        .handshake::<_, BoxBody>(TokioIo::new(ws))
+        .await;
+    let (sender, conn) = match handshake {
+        Ok(pair) => pair,
+        Err(err) => {
+            debug!(%err, "h2 handshake over the tunnel failed");
+            return;
+        }
+    };
+    let session = Arc::new(Session {
+        id: shared.registry.next_id(),
+        name: admission.name.clone(),
+        owner: admission.owner,
+        sender,
+        in_flight: Arc::new(Semaphore::new(shared.config.limits.max_in_flight)),
+        closed: CancellationToken::new(),
+        draining: AtomicBool::new(admission.queued > 0),
+        queue_gate: RwLock::new(()),
+    });
+    if shared.registry.claim(session.clone()).is_err() {
+        // Another token took the name between the check and now; the agent will be
+        // refused when it reconnects.
+        return;
+    }
+    shared
+        .metrics
+        .tunnels_opened
+        .fetch_add(1, Ordering::Relaxed);
+    info!(name = %session.name, "tunnel online");
+    if admission.queued > 0 {
+        tokio::spawn(deliver_queue(shared.clone(), session.clone()));
+    }
+    tokio::select! {
+        result = conn => if let Err(err) = result { debug!(%err, name = %session.name, "tunnel ended") },
+        _ = session.closed.cancelled() => {}
+        _ = shared.shutdown.cancelled() => {}
+    }
+    session.closed.cancel();
+    shared.registry.remove(&session.name, session.id);
+    info!(name = %session.name, "tunnel offline");
+}
+
+async fn read_hello<S>(ws: &mut WsIo<S>) -> anyhow::Result<AgentHello>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    match ws.recv_text(proto::MAX_HANDSHAKE_BYTES).await? {
+        Some(text) => Ok(proto::decode(&text)?),
+        None => anyhow::bail!("the agent closed the connection"),
+    }
+}
+
+async fn refuse<S>(shared: &Shared, mut ws: WsIo<S>, refusal: RelayRefusal)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    shared
+        .metrics
+        .tunnels_refused
+        .fetch_add(1, Ordering::Relaxed);
+    info!(reason = ?refusal.reason, "tunnel refused");
+    let deadline = shared.config.limits.handshake_timeout;
+    let _ = tokio::time::timeout(deadline, async {
+        ws.send_text(&proto::encode(&RelayAnswer::Refusal(refusal)))
+            .await?;
+        ws.send_close().await
+    })
+    .await;
+}
+
+/// The URLs that reach `name`, the preferred one first.
+fn public_urls(shared: &Shared, name: &str, host: Option<&str>) -> Vec<String> {
+    let base = match &shared.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_string(),
+        None => format!("{}://{}", shared.scheme, host.unwrap_or("localhost")),
+    };
+    let mut urls = Vec::new();
+    if let Some(domain) = &shared.config.domain {
+        let port = base
+            .rsplit_once(':')
+            .filter(|(_, p)| p.chars().all(|c| c.is_ascii_digit()) && !p.is_empty())
+            .map(|(_, p)| format!(":{p}"))
+            .unwrap_or_default();
+        urls.push(format!("{}://{name}.{domain}{port}", shared.scheme));
+    }
+    urls.push(format!("{base}/t/{name}"));
+    urls
+}
+/// A plain body of bytes, for the relay's own answers.
+pub fn text_body(text: impl Into<Bytes>) -> BoxBody {
+    Full::new(text.into())
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
