@@ -83,6 +83,8 @@ impl Listen {
                 &app.port().to_string(),
                 "--capture-addr",
                 "127.0.0.1:0",
+                "--api-addr",
+                "off",
             ])
             .args([
                 "--no-tui",

@@ -31,6 +31,7 @@ impl Listen {
             .arg("listen")
             .args(args)
             .args(["--capture-addr", "127.0.0.1:0", "--store", ":memory:"])
+            .args(["--api-addr", "off"])
             .env_remove("HOOKTAP_RELAY")
             .env_remove("HOOKTAP_TOKEN")
             .stdout(std::process::Stdio::piped())

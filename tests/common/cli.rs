@@ -53,7 +53,7 @@ impl Listen {
             .arg(target)
             .args(["--capture-addr", "127.0.0.1:0", "--store"])
             .arg(store)
-            .args(extra)
+            .args(with_api_off(extra))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true)
@@ -105,4 +105,14 @@ impl Listen {
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
             .expect("VmHWM")
     }
+}
+
+/// `extra`, with `--api-addr off` unless it names an API address: tests run in parallel and
+/// must not race for the default API port.
+fn with_api_off<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = extra.to_vec();
+    if !extra.contains(&"--api-addr") {
+        args.extend(["--api-addr", "off"]);
+    }
+    args
 }
