@@ -2,7 +2,8 @@
 //! recording on (a real SQLite file), in one run. Prints requests per second at 32
 //! connections, p50/p99 latency at 1 connection, and the ratios.
 //!
-//! Run: `cargo bench --bench capture` (BENCH_SECS sets the seconds per measurement).
+//! Run: `cargo bench --bench capture`. BENCH_SECS (default 5) is the time per measurement,
+//! split over BENCH_ROUNDS (default 5) interleaved rounds.
 
 mod load;
 
@@ -15,7 +16,12 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
-    let duration = Duration::from_secs(secs);
+    let rounds: u64 = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5)
+        .max(1);
+    let duration = Duration::from_millis(secs * 1000 / rounds).max(Duration::from_millis(200));
     let app = load::start_app();
     let dir = tempfile::tempdir().unwrap();
     // HOOKTAP_BENCH_WRAPPER runs hooktap under a profiler, e.g.
@@ -60,40 +66,86 @@ fn main() {
     let plain = load::start_plain_proxy(app);
     load::run_load(plain, "/hook", body.clone(), 4, Duration::from_millis(300));
 
-    let direct = load::run_load(app, "/hook", body.clone(), 32, duration);
-    let reference = load::run_load(plain, "/hook", body.clone(), 32, duration);
-    let cpu_before = load::cpu_time_us(child.id());
-    let proxied = load::run_load(via, "/hook", body.clone(), 32, duration);
-    let cpu_per_request =
-        (load::cpu_time_us(child.id()) - cpu_before) as f64 / proxied.requests as f64;
-    let direct_1 = load::run_load(app, "/hook", body.clone(), 1, duration);
-    let proxied_1 = load::run_load(via, "/hook", body.clone(), 1, duration);
-
-    println!("hooktap listen benchmark, 1 KiB JSON POSTs, recording on, {secs}s per measurement");
-    println!(
-        "throughput @32 conns: direct {:.0} req/s, via hooktap {:.0} req/s, ratio {:.1}%",
-        direct.rps(),
-        proxied.rps(),
-        100.0 * proxied.rps() / direct.rps()
-    );
-    println!(
-        "reference: a plain hyper proxy that records nothing, {:.0} req/s, ratio {:.1}%",
-        reference.rps(),
-        100.0 * reference.rps() / direct.rps()
-    );
-    println!("hooktap CPU per request @32 conns: {cpu_per_request:.1} µs");
-    for (name, p) in [("p50", 0.50), ("p99", 0.99)] {
-        let d = direct_1.percentile_us(p);
-        let v = proxied_1.percentile_us(p);
-        println!(
-            "latency {name} @1 conn: direct {d} µs, via hooktap {v} µs, added {} µs",
-            v as i64 - d as i64
-        );
+    // The machine's speed drifts over seconds (other VMs, frequency): measure in short
+    // interleaved rounds and report the median of each round's ratio, so both sides of a
+    // ratio see the same machine.
+    let mut throughput = Vec::new();
+    let mut reference = Vec::new();
+    let mut cpu = Vec::new();
+    let mut added_p50 = Vec::new();
+    let mut added_p99 = Vec::new();
+    let mut via_requests = warm.requests;
+    for _ in 0..rounds {
+        let direct = load::run_load(app, "/hook", body.clone(), 32, duration);
+        let plain_run = load::run_load(plain, "/hook", body.clone(), 32, duration);
+        let threads_before = load::thread_cpu_us(child.id());
+        let proxied = load::run_load(via, "/hook", body.clone(), 32, duration);
+        let threads_after = load::thread_cpu_us(child.id());
+        throughput.push((direct.rps(), proxied.rps()));
+        reference.push(plain_run.rps() / direct.rps());
+        cpu.push(per_request(
+            &threads_before,
+            &threads_after,
+            proxied.requests,
+        ));
+        let direct_1 = load::run_load(app, "/hook", body.clone(), 1, duration);
+        let proxied_1 = load::run_load(via, "/hook", body.clone(), 1, duration);
+        for (p, added) in [(0.50, &mut added_p50), (0.99, &mut added_p99)] {
+            added.push(proxied_1.percentile_us(p) as f64 - direct_1.percentile_us(p) as f64);
+        }
+        via_requests += proxied.requests + proxied_1.requests;
     }
+
     println!(
-        "requests through hooktap in this run: {}",
-        proxied.requests + proxied_1.requests + warm.requests
+        "hooktap listen benchmark, 1 KiB JSON POSTs, recording on, {rounds} interleaved rounds \
+         of {} ms per measurement; medians",
+        duration.as_millis()
     );
+    let ratios: Vec<f64> = throughput.iter().map(|(d, v)| v / d).collect();
+    println!(
+        "throughput @32 conns: direct {:.0} req/s, via hooktap {:.0} req/s, ratio {:.1}% \
+         (rounds: {})",
+        median(throughput.iter().map(|t| t.0).collect()),
+        median(throughput.iter().map(|t| t.1).collect()),
+        100.0 * median(ratios.clone()),
+        ratios
+            .iter()
+            .map(|r| format!("{:.1}", 100.0 * r))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    println!(
+        "reference: a plain hyper proxy that records nothing, ratio {:.1}% (rounds: {})",
+        100.0 * median(reference.clone()),
+        reference
+            .iter()
+            .map(|r| format!("{:.1}", 100.0 * r))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let threads: Vec<&String> = cpu[0].iter().map(|(name, _)| name).collect();
+    println!(
+        "hooktap CPU per request @32 conns: {:.1} µs (by thread: {})",
+        median(cpu.iter().map(|c| c.iter().map(|t| t.1).sum()).collect()),
+        threads
+            .iter()
+            .map(|name| format!(
+                "{name} {:.1}",
+                median(
+                    cpu.iter()
+                        .filter_map(|c| c.iter().find(|t| &t.0 == *name).map(|t| t.1))
+                        .collect()
+                )
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "latency @1 conn, added by hooktap: p50 {:.0} µs, p99 {:.0} µs",
+        median(added_p50),
+        median(added_p99)
+    );
+    println!("requests through hooktap in this run: {}", via_requests);
     println!(
         "hooktap peak memory: {:.1} MiB",
         load::peak_rss_mib(child.id())
@@ -103,4 +155,30 @@ fn main() {
         .args(["-INT", &child.id().to_string()])
         .status();
     let _ = child.wait();
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// CPU µs per request for each thread between two [`load::thread_cpu_us`] readings.
+fn per_request(
+    before: &[(String, u64)],
+    after: &[(String, u64)],
+    requests: u64,
+) -> Vec<(String, f64)> {
+    after
+        .iter()
+        .map(|(name, total)| {
+            let start = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, b)| *b);
+            (
+                name.clone(),
+                (total - start) as f64 / requests.max(1) as f64,
+            )
+        })
+        .collect()
 }

@@ -170,6 +170,35 @@ pub fn cpu_time_us(pid: u32) -> u64 {
     ticks * 10_000
 }
 
+/// CPU time (user + system) used so far by each thread of process `pid`, by thread name,
+/// in microseconds.
+pub fn thread_cpu_us(pid: u32) -> Vec<(String, u64)> {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut threads: Vec<(String, u64)> = Vec::new();
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let name = head.split_once(" (").map_or("?", |(_, n)| n).to_string();
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
+            .sum();
+        match threads.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, total)) => *total += ticks * 10_000,
+            None => threads.push((name, ticks * 10_000)),
+        }
+    }
+    threads.sort();
+    threads
+}
+
 /// A reference point: a plain hyper HTTP/1.1 proxy that records nothing, on its own
 /// thread and current-thread runtime (as hooktap runs), forwarding to `app`.
 pub fn start_plain_proxy(app: SocketAddr) -> SocketAddr {

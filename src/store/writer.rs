@@ -126,10 +126,11 @@ impl Writer {
         if self.count > self.retain {
             // Ids sort by time, so the smallest ids are the oldest records.
             let excess = self.count - self.retain;
-            let deleted = tx.execute(
-                "DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY id LIMIT ?1)",
-                [excess as i64],
-            )?;
+            let deleted = tx
+                .prepare_cached(
+                    "DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY id LIMIT ?1)",
+                )?
+                .execute([excess as i64])?;
             self.count -= deleted;
         }
         tx.commit()?;
