@@ -72,12 +72,21 @@ fn main() {
     let mut throughput = Vec::new();
     let mut reference = Vec::new();
     let mut cpu = Vec::new();
+    let mut plain_cpu = Vec::new();
     let mut added_p50 = Vec::new();
     let mut added_p99 = Vec::new();
     let mut via_requests = warm.requests;
     for _ in 0..rounds {
         let direct = load::run_load(app, "/hook", body.clone(), 32, duration);
+        let own_before = load::thread_cpu_us(std::process::id());
         let plain_run = load::run_load(plain, "/hook", body.clone(), 32, duration);
+        let own_after = load::thread_cpu_us(std::process::id());
+        plain_cpu.push(
+            per_request(&own_before, &own_after, plain_run.requests)
+                .into_iter()
+                .find(|(name, _)| name == "plain-proxy")
+                .map_or(0.0, |(_, us)| us),
+        );
         let threads_before = load::thread_cpu_us(child.id());
         let proxied = load::run_load(via, "/hook", body.clone(), 32, duration);
         let threads_after = load::thread_cpu_us(child.id());
@@ -122,6 +131,10 @@ fn main() {
             .map(|r| format!("{:.1}", 100.0 * r))
             .collect::<Vec<_>>()
             .join(" ")
+    );
+    println!(
+        "plain proxy CPU per request @32 conns: {:.1} µs",
+        median(plain_cpu)
     );
     let threads: Vec<&String> = cpu[0].iter().map(|(name, _)| name).collect();
     println!(

@@ -208,42 +208,45 @@ pub fn start_plain_proxy(app: SocketAddr) -> SocketAddr {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = TcpListener::from_std(listener).unwrap();
-            let mut connector = HttpConnector::new();
-            connector.set_nodelay(true);
-            let client: Client<_, hyper::body::Incoming> =
-                Client::builder(TokioExecutor::new()).build(connector);
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                stream.set_nodelay(true).unwrap();
-                let client = client.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |mut req: Request<hyper::body::Incoming>| {
-                        let client = client.clone();
-                        async move {
-                            let pq = req
-                                .uri()
-                                .path_and_query()
-                                .map_or("/", |p| p.as_str())
-                                .to_string();
-                            *req.uri_mut() = format!("http://{app}{pq}").parse().unwrap();
-                            client.request(req).await
-                        }
+    std::thread::Builder::new()
+        .name("plain-proxy".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = TcpListener::from_std(listener).unwrap();
+                let mut connector = HttpConnector::new();
+                connector.set_nodelay(true);
+                let client: Client<_, hyper::body::Incoming> =
+                    Client::builder(TokioExecutor::new()).build(connector);
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    stream.set_nodelay(true).unwrap();
+                    let client = client.clone();
+                    tokio::spawn(async move {
+                        let service = service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                            let client = client.clone();
+                            async move {
+                                let pq = req
+                                    .uri()
+                                    .path_and_query()
+                                    .map_or("/", |p| p.as_str())
+                                    .to_string();
+                                *req.uri_mut() = format!("http://{app}{pq}").parse().unwrap();
+                                client.request(req).await
+                            }
+                        });
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
+                }
+            });
+        })
+        .unwrap();
     addr
 }

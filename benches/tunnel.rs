@@ -18,11 +18,13 @@ use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 
+mod load;
+
 const SMALL: usize = 1024;
 const LARGE: usize = 1 << 20;
 const UPLOAD: usize = 1 << 30;
 
-/// `HOOKTAP_BENCH_SECS` (default 3) per run; `HOOKTAP_BENCH_ONLY=rps,latency,mb,upload` to
+/// `HOOKTAP_BENCH_SECS` (default 3) per measurement (throughput ones in 5 interleaved rounds); `HOOKTAP_BENCH_ONLY=rps,latency,mb,upload` to
 /// run some parts only (for profiling).
 fn settings() -> (Duration, String) {
     let secs = std::env::var("HOOKTAP_BENCH_SECS")
@@ -50,6 +52,8 @@ fn main() {
         .build()
         .expect("a runtime");
     let (run, only) = settings();
+    let rounds = 5;
+    let round = (run / rounds).max(Duration::from_millis(200));
     runtime.block_on(async {
         println!(
             "hooktap tunnel benchmark ({} s per run; relay pid {}, agent pid {})",
@@ -62,9 +66,29 @@ fn main() {
             "", "direct", "tunnel", "ratio"
         );
         if only.contains("rps") {
-            let d = load(&direct, SMALL, 32, run).await;
-            let t = load(&tunnel, SMALL, 32, run).await;
-            row("1 KiB POST, 32 conns, req/s", d.rate(), t.rate());
+            // Interleaved rounds, median ratio: the machine's speed drifts over seconds.
+            let mut ratios = Vec::new();
+            let mut rates = Vec::new();
+            let mut cpu = Vec::new();
+            for _ in 0..rounds {
+                let d = load(&direct, SMALL, 32, round).await;
+                let before = [relay.cpu_us(), agent.cpu_us()];
+                let t = load(&tunnel, SMALL, 32, round).await;
+                let n = t.latencies_us.len().max(1) as f64;
+                cpu.push([
+                    (relay.cpu_us() - before[0]) as f64 / n,
+                    (agent.cpu_us() - before[1]) as f64 / n,
+                ]);
+                ratios.push(t.rate() / d.rate());
+                rates.push((d.rate(), t.rate()));
+            }
+            row_median("1 KiB POST, 32 conns, req/s", &rates, &ratios);
+            println!(
+                "{:<34} relay {:.1}, agent {:.1} (with recording)",
+                "  CPU µs per request",
+                median(cpu.iter().map(|c| c[0]).collect()),
+                median(cpu.iter().map(|c| c[1]).collect())
+            );
         }
         if only.contains("latency") {
             let d = load(&direct, SMALL, 1, run).await;
@@ -81,13 +105,15 @@ fn main() {
             );
         }
         if only.contains("mb") {
-            let d = load(&direct, LARGE, 4, run).await;
-            let t = load(&tunnel, LARGE, 4, run).await;
-            row(
-                "1 MiB POST, 4 conns, MB/s",
-                d.megabytes(LARGE),
-                t.megabytes(LARGE),
-            );
+            let mut ratios = Vec::new();
+            let mut rates = Vec::new();
+            for _ in 0..rounds {
+                let d = load(&direct, LARGE, 4, round).await;
+                let t = load(&tunnel, LARGE, 4, round).await;
+                ratios.push(t.rate() / d.rate());
+                rates.push((d.megabytes(LARGE), t.megabytes(LARGE)));
+            }
+            row_median("1 MiB POST, 4 conns, MB/s", &rates, &ratios);
         }
         if !only.contains("upload") {
             return;
@@ -115,11 +141,41 @@ fn main() {
 /// Kills the child process when dropped, also when the bench panics.
 struct Guard(Child);
 
+impl Guard {
+    fn cpu_us(&self) -> u64 {
+        load::cpu_time_us(self.0.id())
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A row of medians over rounds of (direct, tunnel) and of the rounds' ratios.
+fn row_median(label: &str, values: &[(f64, f64)], ratios: &[f64]) {
+    row(
+        label,
+        median(values.iter().map(|v| v.0).collect()),
+        median(values.iter().map(|v| v.1).collect()),
+    );
+    println!(
+        "{:<34} ratio {:.0}% (median of rounds: {})",
+        "",
+        100.0 * median(ratios.to_vec()),
+        ratios
+            .iter()
+            .map(|r| format!("{:.0}", 100.0 * r))
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn row(label: &str, direct: f64, tunnel: f64) {
