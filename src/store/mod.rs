@@ -1,6 +1,7 @@
 //! The capture history: exchanges in an SQLite file (WAL), written by one background
 //! thread so that a slow disk never slows a delivery, and read by any process.
 
+mod pending;
 mod query;
 mod schema;
 mod writer;
@@ -15,6 +16,8 @@ use tokio::sync::broadcast;
 use crate::exchange::Exchange;
 use crate::signature::Verdict;
 
+pub use pending::DEFAULT_MAX_PENDING_BYTES;
+use pending::Pending;
 pub use query::{Filter, LookupError, Summary};
 pub use schema::SCHEMA_VERSION;
 use writer::Op;
@@ -73,11 +76,17 @@ pub struct Store {
     ops: std::sync::mpsc::Sender<Op>,
     events: broadcast::Sender<Arc<Exchange>>,
     reader: Arc<Mutex<Connection>>,
+    pending: Arc<Pending>,
 }
 
 impl Store {
     /// Opens (creating if needed) a store for recording, and starts its writer thread.
     pub fn open(options: Options) -> anyhow::Result<Self> {
+        Self::open_with_pending_limit(options, DEFAULT_MAX_PENDING_BYTES)
+    }
+
+    /// [`Store::open`], with at most `max_pending` bytes of records waiting for the disk.
+    pub fn open_with_pending_limit(options: Options, max_pending: usize) -> anyhow::Result<Self> {
         let (writer_conn, reader_conn) = match &options.location {
             Location::File(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -106,11 +115,19 @@ impl Store {
             }
         };
         let (events, _) = broadcast::channel(EVENT_BUFFER);
-        let ops = writer::spawn(writer_conn, options.retain, options.verdict, events.clone())?;
+        let pending = Arc::new(Pending::new(max_pending));
+        let ops = writer::spawn(
+            writer_conn,
+            options.retain,
+            options.verdict,
+            events.clone(),
+            pending.clone(),
+        )?;
         Ok(Self {
             ops,
             events,
             reader: Arc::new(Mutex::new(reader_conn)),
+            pending,
         })
     }
 
@@ -128,10 +145,19 @@ impl Store {
         Ok(Reader { conn })
     }
 
-    /// Queues `exchange` for writing; never blocks.
+    /// Queues `exchange` for writing; never blocks. When the disk has fallen so far behind
+    /// that the queue is full, the record is dropped and counted (see [`Store::dropped`]).
     pub fn record(&self, exchange: Exchange) {
+        if !self.pending.admit(&exchange) {
+            return;
+        }
         // The writer only goes away at process exit; nothing to do then.
         let _ = self.ops.send(Op::Insert(Box::new(exchange)));
+    }
+
+    /// Records dropped because the writer's queue was full.
+    pub fn dropped(&self) -> u64 {
+        self.pending.dropped()
     }
 
     /// New exchanges, each sent after it is committed.
@@ -247,6 +273,21 @@ mod tests {
             .map(|s| s.path)
             .collect();
         assert_eq!(paths, ["/4", "/3", "/2"]);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts_records_instead_of_growing() {
+        let options = Options {
+            location: Location::Memory,
+            retain: 10,
+            verdict: None,
+        };
+        let store = Store::open_with_pending_limit(options, 0).unwrap();
+        store.record(exchange("/a"));
+        store.record(exchange("/b"));
+        store.flush().await.unwrap();
+        assert_eq!(store.dropped(), 2);
+        assert!(store.list(&Filter::default()).unwrap().is_empty());
     }
 
     #[tokio::test]

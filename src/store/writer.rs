@@ -7,6 +7,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tokio::sync::{broadcast, oneshot};
 
+use super::pending::Pending;
 use super::{VerdictFn, schema};
 use crate::exchange::Exchange;
 
@@ -32,6 +33,7 @@ pub fn spawn(
     retain: usize,
     verdict: Option<VerdictFn>,
     events: broadcast::Sender<Arc<Exchange>>,
+    pending: Arc<Pending>,
 ) -> anyhow::Result<Sender<Op>> {
     let count: i64 = conn.query_row("SELECT COUNT(*) FROM exchanges", [], |r| r.get(0))?;
     let (tx, rx) = std::sync::mpsc::channel();
@@ -41,6 +43,7 @@ pub fn spawn(
         count: count as usize,
         verdict,
         events,
+        pending,
     };
     std::thread::Builder::new()
         .name("hooktap-store".into())
@@ -54,6 +57,7 @@ struct Writer {
     count: usize,
     verdict: Option<VerdictFn>,
     events: broadcast::Sender<Arc<Exchange>>,
+    pending: Arc<Pending>,
 }
 
 impl Writer {
@@ -79,6 +83,13 @@ impl Writer {
     }
 
     fn apply(&mut self, batch: Vec<Op>) {
+        let queued = batch
+            .iter()
+            .map(|op| match op {
+                Op::Insert(ex) => Pending::weight(ex),
+                _ => 0,
+            })
+            .sum();
         let mut committed = Vec::new();
         let mut replies = Vec::new();
         let result = self.write(batch, &mut committed, &mut replies);
@@ -91,6 +102,8 @@ impl Writer {
                 Err(err) => Err(anyhow::anyhow!("{err:#}")),
             });
         }
+        // Written or not, the batch's records no longer wait in memory.
+        self.pending.release(queued);
         if result.is_ok() {
             for ex in committed {
                 let _ = self.events.send(Arc::new(ex));

@@ -1,0 +1,115 @@
+//! A bound on the bytes waiting for the writer thread.
+//!
+//! Recording never waits for the disk, so a disk slower than the traffic would let the
+//! writer's queue grow without end. Past the bound a record is dropped, counted and
+//! reported instead: the deliveries go on, and memory stays bounded.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+use crate::exchange::Exchange;
+
+/// Default bound on the bytes of records waiting to be written.
+pub const DEFAULT_MAX_PENDING_BYTES: usize = 256 * 1024 * 1024;
+
+/// Bytes queued for the writer, and records dropped because the queue was full.
+#[derive(Debug)]
+pub struct Pending {
+    bytes: AtomicUsize,
+    limit: usize,
+    dropped: AtomicU64,
+}
+
+impl Pending {
+    /// Room for `limit` bytes of queued records.
+    pub fn new(limit: usize) -> Self {
+        Self {
+            bytes: AtomicUsize::new(0),
+            limit,
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Takes room for `exchange`; `false` (and one more dropped record) when there is none.
+    pub fn admit(&self, exchange: &Exchange) -> bool {
+        let size = Self::weight(exchange);
+        let before = self.bytes.fetch_add(size, Ordering::Relaxed);
+        if before + size <= self.limit {
+            return true;
+        }
+        self.bytes.fetch_sub(size, Ordering::Relaxed);
+        let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+        // 1, 2, 4, 8…: loud at first, then quieter while the flood lasts.
+        if dropped.is_power_of_two() {
+            tracing::warn!(
+                "the store is falling behind the traffic: {dropped} requests forwarded but not recorded so far"
+            );
+        }
+        false
+    }
+
+    /// Gives back `bytes` of room (the [`Pending::weight`]s of records taken off the queue).
+    pub fn release(&self, bytes: usize) {
+        self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Roughly the memory a queued record holds.
+    pub fn weight(ex: &Exchange) -> usize {
+        let headers =
+            |h: &[(String, Vec<u8>)]| h.iter().map(|(n, v)| n.len() + v.len() + 48).sum::<usize>();
+        let response = ex
+            .response
+            .as_ref()
+            .map_or(0, |r| r.body.bytes.len() + headers(&r.headers));
+        512 + ex.request.uri.len()
+            + ex.request.body.bytes.len()
+            + headers(&ex.request.headers)
+            + response
+    }
+
+    /// Records dropped so far.
+    pub fn dropped(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Body, ExchangeId, RecordedRequest, Source};
+
+    fn exchange(body: usize) -> Exchange {
+        Exchange {
+            id: ExchangeId::generate(),
+            received_at_us: 1,
+            source: Source::Local,
+            public_url: None,
+            target: "http://127.0.0.1:1".into(),
+            request: RecordedRequest {
+                method: "POST".into(),
+                uri: "/".into(),
+                version: "HTTP/1.1".into(),
+                headers: Vec::new(),
+                body: Body::full(vec![0; body]),
+            },
+            response: None,
+            ttfb_us: None,
+            duration_us: 1,
+            error: None,
+            replay_of: None,
+            verdict: None,
+        }
+    }
+
+    #[test]
+    fn records_past_the_bound_are_dropped_and_counted_until_room_is_given_back() {
+        let pending = Pending::new(3100);
+        let (a, b, c) = (exchange(1000), exchange(1000), exchange(1000));
+        assert!(pending.admit(&a));
+        assert!(pending.admit(&b));
+        assert!(!pending.admit(&c), "the third does not fit");
+        assert_eq!(pending.dropped(), 1);
+        pending.release(Pending::weight(&a));
+        assert!(pending.admit(&c), "room again once one is written");
+        assert_eq!(pending.dropped(), 1);
+    }
+}
