@@ -73,7 +73,7 @@ pub struct Options {
 /// A handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    ops: std::sync::mpsc::Sender<Op>,
+    ops: Arc<writer::Handle>,
     events: broadcast::Sender<Arc<Exchange>>,
     reader: Arc<Mutex<Connection>>,
     pending: Arc<Pending>,
@@ -124,7 +124,7 @@ impl Store {
             pending.clone(),
         )?;
         Ok(Self {
-            ops,
+            ops: Arc::new(ops),
             events,
             reader: Arc::new(Mutex::new(reader_conn)),
             pending,

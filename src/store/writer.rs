@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::time::Duration;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::{broadcast, oneshot};
 
 use super::pending::Pending;
@@ -22,10 +22,29 @@ pub enum Op {
 }
 
 /// How long the writer waits for more records before committing a batch.
-const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(2);
+const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(10);
 
 /// Largest number of operations committed in one transaction.
-const MAX_BATCH: usize = 256;
+const MAX_BATCH: usize = 1024;
+
+/// The way to the writer thread: operations, and a wake-up for those that must not wait
+/// out the group-commit window.
+pub struct Handle {
+    ops: Sender<Op>,
+    thread: std::thread::Thread,
+}
+
+impl Handle {
+    /// Queues `op`; a record waits for the window, a flush or clear commits at once.
+    pub fn send(&self, op: Op) -> Result<(), std::sync::mpsc::SendError<Op>> {
+        let urgent = !matches!(op, Op::Insert(_));
+        self.ops.send(op)?;
+        if urgent {
+            self.thread.unpark();
+        }
+        Ok(())
+    }
+}
 
 /// Starts the writer thread on `conn`.
 pub fn spawn(
@@ -34,7 +53,7 @@ pub fn spawn(
     verdict: Option<VerdictFn>,
     events: broadcast::Sender<Arc<Exchange>>,
     pending: Arc<Pending>,
-) -> anyhow::Result<Sender<Op>> {
+) -> anyhow::Result<Handle> {
     let count: i64 = conn.query_row("SELECT COUNT(*) FROM exchanges", [], |r| r.get(0))?;
     let (tx, rx) = std::sync::mpsc::channel();
     let mut writer = Writer {
@@ -45,10 +64,12 @@ pub fn spawn(
         events,
         pending,
     };
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("hooktap-store".into())
-        .spawn(move || writer.run(rx))?;
-    Ok(tx)
+        .spawn(move || writer.run(rx))?
+        .thread()
+        .clone();
+    Ok(Handle { ops: tx, thread })
 }
 
 struct Writer {
@@ -64,12 +85,12 @@ impl Writer {
     fn run(&mut self, rx: Receiver<Op>) {
         while let Ok(first) = rx.recv() {
             // Group commit: a commit costs far more than a row (WAL frames, checksums), so
-            // let a moment's records gather first. Sleeping rather than waiting on the
-            // channel means senders never pay to wake this thread mid-window. Only the
-            // record's appearance is delayed, never a delivery; a flush or clear commits
-            // at once.
+            // let a moment's records gather first. Parking rather than waiting on the
+            // channel means senders of records never pay to wake this thread mid-window;
+            // a flush or clear unparks it, so it commits at once. Only the record's
+            // appearance is delayed, never a delivery.
             if matches!(first, Op::Insert(_)) {
-                std::thread::sleep(GROUP_COMMIT_WINDOW);
+                std::thread::park_timeout(GROUP_COMMIT_WINDOW);
             }
             let mut batch = vec![first];
             while batch.len() < MAX_BATCH {
@@ -139,12 +160,17 @@ impl Writer {
         if self.count > self.retain {
             // Ids sort by time, so the smallest ids are the oldest records.
             let excess = self.count - self.retain;
-            let deleted = tx
-                .prepare_cached(
-                    "DELETE FROM exchanges WHERE id IN (SELECT id FROM exchanges ORDER BY id LIMIT ?1)",
-                )?
-                .execute([excess as i64])?;
-            self.count -= deleted;
+            // The newest of the rows to go, then a plain range delete on the rowid.
+            let last: Option<i64> = tx
+                .prepare_cached("SELECT id FROM exchanges ORDER BY id LIMIT 1 OFFSET ?1")?
+                .query_row([excess as i64 - 1], |row| row.get(0))
+                .optional()?;
+            if let Some(last) = last {
+                let deleted = tx
+                    .prepare_cached("DELETE FROM exchanges WHERE id <= ?1")?
+                    .execute([last])?;
+                self.count -= deleted;
+            }
         }
         tx.commit()?;
         Ok(())
