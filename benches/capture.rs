@@ -11,6 +11,8 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use load::median;
+
 fn main() {
     let secs: u64 = std::env::var("BENCH_SECS")
         .ok()
@@ -117,20 +119,12 @@ fn main() {
         median(throughput.iter().map(|t| t.0).collect()),
         median(throughput.iter().map(|t| t.1).collect()),
         100.0 * median(ratios.clone()),
-        ratios
-            .iter()
-            .map(|r| format!("{:.1}", 100.0 * r))
-            .collect::<Vec<_>>()
-            .join(" ")
+        load::percents(&ratios, 1)
     );
     println!(
         "reference: a plain hyper proxy that records nothing, ratio {:.1}% (rounds: {})",
         100.0 * median(reference.clone()),
-        reference
-            .iter()
-            .map(|r| format!("{:.1}", 100.0 * r))
-            .collect::<Vec<_>>()
-            .join(" ")
+        load::percents(&reference, 1)
     );
     println!(
         "plain proxy CPU per request @32 conns: {:.1} µs",
@@ -168,11 +162,6 @@ fn main() {
         .args(["-INT", &child.id().to_string()])
         .status();
     let _ = child.wait();
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 /// CPU µs per request for each thread between two [`load::thread_cpu_us`] readings.

@@ -96,44 +96,67 @@ pub fn run_load(
     })
 }
 
-/// A minimal app on its own thread and runtime: answers every request 200 with a small
-/// JSON body after reading the request body.
-pub fn start_app() -> SocketAddr {
+/// Serves HTTP/1.1 with `service` on a loopback port, on a thread named `name` with its own
+/// current-thread runtime (as hooktap runs); `make` builds the service inside that runtime.
+fn serve<M, S, B>(name: &str, make: M) -> SocketAddr
+where
+    M: FnOnce() -> S + Send + 'static,
+    S: hyper::service::Service<
+            Request<hyper::body::Incoming>,
+            Response = Response<B>,
+            Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        > + Clone
+        + 'static,
+    B: http_body::Body<Data: Send, Error: Into<Box<dyn std::error::Error + Send + Sync>>> + 'static,
+{
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        runtime.block_on(async move {
-            let listener = TcpListener::from_std(listener).unwrap();
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                stream.set_nodelay(true).unwrap();
-                tokio::spawn(async move {
-                    let service = service_fn(|req: Request<hyper::body::Incoming>| async move {
-                        let body = req
-                            .into_body()
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes().len())
-                            .unwrap_or(0);
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!(
-                            "{{\"ok\":{body}}}"
-                        )))))
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, async move {
+                let service = make();
+                let listener = TcpListener::from_std(listener).unwrap();
+                loop {
+                    let Ok((stream, _)) = listener.accept().await else {
+                        continue;
+                    };
+                    stream.set_nodelay(true).unwrap();
+                    let service = service.clone();
+                    tokio::task::spawn_local(async move {
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(TokioIo::new(stream), service)
+                            .await;
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
+                }
+            });
+        })
+        .unwrap();
     addr
+}
+
+/// A minimal app on its own thread and runtime: answers every request 200 with a small
+/// JSON body after reading the request body.
+pub fn start_app() -> SocketAddr {
+    serve("app", || {
+        service_fn(|req: Request<hyper::body::Incoming>| async move {
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes().len())
+                .unwrap_or(0);
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!(
+                "{{\"ok\":{body}}}"
+            )))))
+        })
+    })
 }
 
 /// A 1 KiB JSON body.
@@ -159,15 +182,36 @@ pub fn peak_rss_mib(pid: u32) -> f64 {
 /// CPU time (user + system) used so far by process `pid`, in microseconds.
 pub fn cpu_time_us(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    parse_stat(&stat).map_or(0, |(_, us)| us)
+}
+
+/// The name and the CPU time (user + system, µs) in a `/proc/…/stat` line.
+fn parse_stat(stat: &str) -> Option<(String, u64)> {
     // Fields after the command name (which may contain spaces) start after ") ".
-    let rest = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+    let (head, rest) = stat.rsplit_once(") ")?;
+    let name = head.split_once(" (").map_or("?", |(_, n)| n).to_string();
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let ticks: u64 = [11, 12]
         .iter()
         .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
         .sum();
     // Linux reports in clock ticks of 1/100 s on every common configuration.
-    ticks * 10_000
+    Some((name, ticks * 10_000))
+}
+
+/// The median of `values` (0 when empty).
+pub fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values.get(values.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Ratios as percentages, space-separated, for printing each round.
+pub fn percents(ratios: &[f64], decimals: usize) -> String {
+    ratios
+        .iter()
+        .map(|r| format!("{:.*}", decimals, 100.0 * r))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// CPU time (user + system) used so far by each thread of process `pid`, by thread name,
@@ -178,21 +222,13 @@ pub fn thread_cpu_us(pid: u32) -> Vec<(String, u64)> {
     };
     let mut threads: Vec<(String, u64)> = Vec::new();
     for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        let Some((name, us)) = parse_stat(&stat) else {
             continue;
         };
-        let Some((head, rest)) = stat.rsplit_once(") ") else {
-            continue;
-        };
-        let name = head.split_once(" (").map_or("?", |(_, n)| n).to_string();
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i).and_then(|f| f.parse::<u64>().ok()))
-            .sum();
         match threads.iter_mut().find(|(n, _)| *n == name) {
-            Some((_, total)) => *total += ticks * 10_000,
-            None => threads.push((name, ticks * 10_000)),
+            Some((_, total)) => *total += us,
+            None => threads.push((name, us)),
         }
     }
     threads.sort();
@@ -205,48 +241,22 @@ pub fn start_plain_proxy(app: SocketAddr) -> SocketAddr {
     use hyper_util::client::legacy::Client;
     use hyper_util::client::legacy::connect::HttpConnector;
     use hyper_util::rt::TokioExecutor;
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::Builder::new()
-        .name("plain-proxy".into())
-        .spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async move {
-                let listener = TcpListener::from_std(listener).unwrap();
-                let mut connector = HttpConnector::new();
-                connector.set_nodelay(true);
-                let client: Client<_, hyper::body::Incoming> =
-                    Client::builder(TokioExecutor::new()).build(connector);
-                loop {
-                    let Ok((stream, _)) = listener.accept().await else {
-                        continue;
-                    };
-                    stream.set_nodelay(true).unwrap();
-                    let client = client.clone();
-                    tokio::spawn(async move {
-                        let service = service_fn(move |mut req: Request<hyper::body::Incoming>| {
-                            let client = client.clone();
-                            async move {
-                                let pq = req
-                                    .uri()
-                                    .path_and_query()
-                                    .map_or("/", |p| p.as_str())
-                                    .to_string();
-                                *req.uri_mut() = format!("http://{app}{pq}").parse().unwrap();
-                                client.request(req).await
-                            }
-                        });
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), service)
-                            .await;
-                    });
-                }
-            });
+    serve("plain-proxy", move || {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        let client: Client<_, hyper::body::Incoming> =
+            Client::builder(TokioExecutor::new()).build(connector);
+        service_fn(move |mut req: Request<hyper::body::Incoming>| {
+            let client = client.clone();
+            async move {
+                let pq = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |p| p.as_str())
+                    .to_string();
+                *req.uri_mut() = format!("http://{app}{pq}").parse().unwrap();
+                client.request(req).await
+            }
         })
-        .unwrap();
-    addr
+    })
 }

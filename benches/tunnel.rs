@@ -16,6 +16,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+use load::median;
 use tokio::net::{TcpListener, TcpStream};
 
 mod load;
@@ -165,17 +166,8 @@ fn row_median(label: &str, values: &[(f64, f64)], ratios: &[f64]) {
         "{:<34} ratio {:.0}% (median of rounds: {})",
         "",
         100.0 * median(ratios.to_vec()),
-        ratios
-            .iter()
-            .map(|r| format!("{:.0}", 100.0 * r))
-            .collect::<Vec<_>>()
-            .join(" ")
+        load::percents(ratios, 0)
     );
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values.get(values.len() / 2).copied().unwrap_or(0.0)
 }
 
 fn row(label: &str, direct: f64, tunnel: f64) {

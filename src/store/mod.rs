@@ -231,7 +231,7 @@ mod tests {
     use super::*;
     use crate::exchange::{Body, ExchangeId, RecordedRequest, Source};
 
-    fn exchange(path: &str) -> Exchange {
+    pub(super) fn exchange(path: &str) -> Exchange {
         Exchange {
             id: ExchangeId::generate(),
             received_at_us: 1,

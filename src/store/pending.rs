@@ -75,29 +75,13 @@ impl Pending {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Body, ExchangeId, RecordedRequest, Source};
+    use crate::exchange::Body;
 
     fn exchange(body: usize) -> Exchange {
-        Exchange {
-            id: ExchangeId::generate(),
-            received_at_us: 1,
-            source: Source::Local,
-            public_url: None,
-            target: "http://127.0.0.1:1".into(),
-            request: RecordedRequest {
-                method: "POST".into(),
-                uri: "/".into(),
-                version: "HTTP/1.1".into(),
-                headers: Vec::new(),
-                body: Body::full(vec![0; body]),
-            },
-            response: None,
-            ttfb_us: None,
-            duration_us: 1,
-            error: None,
-            replay_of: None,
-            verdict: None,
-        }
+        let mut ex = crate::store::tests::exchange("/");
+        ex.request.headers.clear();
+        ex.request.body = Body::full(vec![0; body]);
+        ex
     }
 
     #[test]

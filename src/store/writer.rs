@@ -22,10 +22,10 @@ pub enum Op {
 }
 
 /// How long the writer waits for more records before committing a batch.
-const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(10);
+const GROUP_COMMIT_WINDOW: Duration = Duration::from_millis(2);
 
 /// Largest number of operations committed in one transaction.
-const MAX_BATCH: usize = 1024;
+const MAX_BATCH: usize = 256;
 
 /// The way to the writer thread: operations, and a wake-up for those that must not wait
 /// out the group-commit window.
