@@ -170,6 +170,50 @@ async fn headless_lines_and_filters() {
 }
 
 #[tokio::test]
+async fn deliveries_go_on_when_nobody_reads_the_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let app = App::start().await;
+    // After its first line, nobody reads listen's stdout: the pipe (64 KiB) fills up.
+    let mut listen = Listen::start(&app.port().to_string(), &store, &["--no-tui"]).await;
+    let capture = listen
+        .first_line
+        .split_whitespace()
+        .nth(3)
+        .unwrap()
+        .trim_end_matches(',')
+        .to_string();
+    let long = "x".repeat(2000);
+    // About 800 KiB of log lines, far more than the pipe holds.
+    for i in 0..400 {
+        let req = Request::post(format!("{capture}/{i}/{long}"))
+            .body(Full::new(Bytes::from_static(b"{}")))
+            .unwrap();
+        let (status, _, _) = send(req).await;
+        assert_eq!(status, 201, "request {i} was delivered");
+    }
+    // Ctrl-C: listen commits what it has and exits, its output still blocked.
+    let pid = listen.child.id().expect("running").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = common::within(listen.child.wait()).await.unwrap();
+    assert!(status.success(), "{status}");
+    let recorded = run_json(&[
+        "requests",
+        "--json",
+        "--limit",
+        "1000",
+        "--store",
+        store.to_str().unwrap(),
+    ])
+    .await;
+    assert_eq!(recorded.as_array().unwrap().len(), 400, "all recorded");
+}
+
+#[tokio::test]
 async fn a_200_mib_upload_passes_with_bounded_memory() {
     let dir = tempfile::tempdir().unwrap();
     let mut app = App::start().await;

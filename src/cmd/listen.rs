@@ -69,11 +69,18 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         )?;
     }
 
+    // Lines go out from a thread of their own: a reader that stops reading must not stall
+    // the deliveries.
+    let printer = super::printer::Printer::stdout()?;
     let server_task = tokio::spawn(server.run(shutdown.child_token()));
     let api_task = api.map(|api| tokio::spawn(api.run(shutdown.child_token())));
+    // One Ctrl-C listener for the whole loop: a new one per turn would miss a signal that
+    // arrives while a turn's lines are being printed.
+    let interrupt = tokio::signal::ctrl_c();
+    tokio::pin!(interrupt);
     let result = loop {
         tokio::select! {
-            _ = tokio::signal::ctrl_c() => break Ok(()),
+            _ = &mut interrupt => break Ok(()),
             event = events.recv() => match event {
                 Ok(exchange) => {
                     // Print everything already waiting in one write: one syscall per
@@ -82,7 +89,7 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
                     while let Ok(more) = events.try_recv() {
                         text.push_str(&line(&more, args.json));
                     }
-                    if let Err(err) = emit(text.as_bytes()) {
+                    if let Err(err) = printer.print(text) {
                         break Err(err.into());
                     }
                 }
@@ -97,7 +104,7 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
                 } else {
                     super::tunnel::event_line(&event)
                 };
-                if let Err(err) = emit(format!("{line}\n").as_bytes()) {
+                if let Err(err) = printer.print(format!("{line}\n")) {
                     break Err(err.into());
                 }
                 if let crate::tunnel::TunnelEvent::Refused(message) = event {
@@ -112,6 +119,11 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         let _ = task.await;
     }
     store.flush().await?;
+    // The last records' lines, then the end.
+    while let Ok(exchange) = events.try_recv() {
+        let _ = printer.print(line(&exchange, args.json));
+    }
+    printer.finish();
     result
 }
 

@@ -3,6 +3,7 @@
 mod diff;
 mod export;
 mod listen;
+mod printer;
 mod relay;
 mod replay;
 mod requests;

@@ -117,18 +117,19 @@ impl Writer {
         if let Err(err) = &result {
             tracing::error!("could not write to the store: {err:#}");
         }
+        // Written or not, the batch's records no longer wait in memory.
+        self.pending.release(queued);
+        // Announce before answering flushes: after a flush, its records' events are out.
+        if result.is_ok() {
+            for ex in committed {
+                let _ = self.events.send(Arc::new(ex));
+            }
+        }
         for reply in replies {
             let _ = reply.send(match &result {
                 Ok(()) => Ok(()),
                 Err(err) => Err(anyhow::anyhow!("{err:#}")),
             });
-        }
-        // Written or not, the batch's records no longer wait in memory.
-        self.pending.release(queued);
-        if result.is_ok() {
-            for ex in committed {
-                let _ = self.events.send(Arc::new(ex));
-            }
         }
     }
 
