@@ -120,13 +120,7 @@ async fn headless_lines_and_filters() {
         "{}",
         listen.first_line
     );
-    let capture = listen
-        .first_line
-        .split_whitespace()
-        .nth(3)
-        .unwrap()
-        .trim_end_matches(',')
-        .to_string();
+    let capture = listen.capture_url_from_line();
     for path in ["/ok/1", "/status/500", "/ok/2", "/status/404"] {
         let req = Request::post(format!("{capture}{path}"))
             .body(Full::new(Bytes::from_static(b"hello")))
@@ -176,13 +170,7 @@ async fn deliveries_go_on_when_nobody_reads_the_output() {
     let app = App::start().await;
     // After its first line, nobody reads listen's stdout: the pipe (64 KiB) fills up.
     let mut listen = Listen::start(&app.port().to_string(), &store, &["--no-tui"]).await;
-    let capture = listen
-        .first_line
-        .split_whitespace()
-        .nth(3)
-        .unwrap()
-        .trim_end_matches(',')
-        .to_string();
+    let capture = listen.capture_url_from_line();
     let long = "x".repeat(2000);
     // About 800 KiB of log lines, far more than the pipe holds.
     for i in 0..400 {

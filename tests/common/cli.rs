@@ -95,6 +95,16 @@ impl Listen {
         )
     }
 
+    /// The capture address from a `--no-tui` first line (`hooktap: capturing on URL, …`).
+    pub fn capture_url_from_line(&self) -> String {
+        self.first_line
+            .split_whitespace()
+            .nth(3)
+            .expect("a capture address in the first line")
+            .trim_end_matches(',')
+            .to_string()
+    }
+
     /// Peak resident memory in KiB (VmHWM).
     pub fn peak_rss_kib(&self) -> u64 {
         let pid = self.child.id().expect("running");
