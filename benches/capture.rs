@@ -33,7 +33,11 @@ fn main() {
         .split_whitespace()
         .map(str::to_string)
         .collect::<Vec<_>>();
-    command.push(env!("CARGO_BIN_EXE_hooktap").to_string());
+    // HOOKTAP_BENCH_BIN measures another build (an older commit, say) in the same setup.
+    command.push(
+        std::env::var("HOOKTAP_BENCH_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_hooktap").to_string()),
+    );
     let mut child = Command::new(&command[0])
         .args(&command[1..])
         .args([
