@@ -23,6 +23,7 @@ use crate::exchange::{
 use crate::store::Store;
 use crate::target::Target;
 use crate::upstream::{Upstream, UpstreamError};
+use crate::upstream_pool::{GiveBack, UpstreamPool};
 
 /// Default time the app may take to send its response headers.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,7 +57,7 @@ pub struct RequestMeta {
     /// Send to this target instead of the configured one.
     pub target: Option<Target>,
     /// The inbound connection's own connection to the app (HTTP/1.1 capture); `None`
-    /// uses the shared pool.
+    /// uses the forwarder's pool.
     pub upstream: Option<Arc<Upstream>>,
     /// Record the exchange under this id (a replay picks its own to find its record);
     /// `None` makes a new one.
@@ -82,7 +83,10 @@ impl RequestMeta {
 /// Forwards requests to the app and records every exchange in the store.
 #[derive(Clone)]
 pub struct Forwarder {
+    /// Requests sent elsewhere than the configured target (`replay --to`).
     client: Client<HttpConnector, BoxBody>,
+    /// Requests for the configured target that bring no connection of their own.
+    pool: Arc<UpstreamPool>,
     config: Arc<ForwardConfig>,
     store: Store,
 }
@@ -99,6 +103,7 @@ impl Forwarder {
             .build(connector);
         Self {
             client,
+            pool: UpstreamPool::new(),
             config: Arc::new(config),
             store,
         }
@@ -166,34 +171,44 @@ impl Forwarder {
         let sink = Box::new(Sink(recorder.clone(), Side::Request));
         let (body, unread) = TeeBody::reclaimable(body, self.config.capture_limit, sink);
         let upstream = meta.upstream.as_ref().filter(|_| meta.target.is_none());
+        let upstream_failure = |err| match err {
+            UpstreamError::Connect(e) => SendFailure::Connect(format!("{:#}", e)),
+            UpstreamError::Send(e) => SendFailure::Other(root_cause(&e)),
+        };
         let send = async {
-            match upstream {
-                Some(upstream) => {
-                    // A direct connection takes the origin form: `/path?query`.
-                    parts.uri = uri.path_and_query().map_or_else(
-                        || http::Uri::from_static("/"),
-                        |pq| http::Uri::from(pq.clone()),
-                    );
-                    let outbound = Request::from_parts(parts, body.boxed_unsync());
-                    upstream
-                        .send(&target, outbound)
-                        .await
-                        .map_err(|err| match err {
-                            UpstreamError::Connect(e) => SendFailure::Connect(format!("{:#}", e)),
-                            UpstreamError::Send(e) => SendFailure::Other(root_cause(&e)),
-                        })
-                }
-                None => {
-                    parts.uri = uri;
-                    let outbound = Request::from_parts(parts, body.boxed_unsync());
-                    self.client.request(outbound).await.map_err(|err| {
+            if meta.target.is_some() {
+                parts.uri = uri;
+                let outbound = Request::from_parts(parts, body.boxed_unsync());
+                return self
+                    .client
+                    .request(outbound)
+                    .await
+                    .map(|r| r.map(GiveBack::plain))
+                    .map_err(|err| {
                         if err.is_connect() {
                             SendFailure::Connect(root_cause(&err))
                         } else {
                             SendFailure::Other(root_cause(&err))
                         }
-                    })
-                }
+                    });
+            }
+            // A direct connection takes the origin form: `/path?query`.
+            parts.uri = uri.path_and_query().map_or_else(
+                || http::Uri::from_static("/"),
+                |pq| http::Uri::from(pq.clone()),
+            );
+            let outbound = Request::from_parts(parts, body.boxed_unsync());
+            match upstream {
+                Some(upstream) => upstream
+                    .send(&target, outbound)
+                    .await
+                    .map(|r| r.map(GiveBack::plain))
+                    .map_err(upstream_failure),
+                None => self
+                    .pool
+                    .send(&target, outbound)
+                    .await
+                    .map_err(upstream_failure),
             }
         };
 

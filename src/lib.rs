@@ -33,3 +33,4 @@ pub mod store;
 pub mod target;
 pub mod tunnel;
 pub mod upstream;
+pub mod upstream_pool;

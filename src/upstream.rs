@@ -83,7 +83,8 @@ impl Upstream {
     }
 }
 
-async fn connect(target: &Target) -> anyhow::Result<SendRequest<BoxBody>> {
+/// Opens an HTTP/1.1 connection to `target`, its driver on a task of its own.
+pub(crate) async fn connect(target: &Target) -> anyhow::Result<SendRequest<BoxBody>> {
     let authority = target.authority().as_str();
     let stream = TcpStream::connect(authority)
         .await
