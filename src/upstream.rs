@@ -50,41 +50,44 @@ impl Upstream {
     pub async fn send(
         &self,
         target: &Target,
-        mut req: Request<BoxBody>,
+        req: Request<BoxBody>,
     ) -> Result<Response<Incoming>, UpstreamError> {
-        // A kept connection may have been closed by the app since; one fresh try then.
-        let mut fresh = false;
-        loop {
-            let kept = match self.take() {
-                Some(mut sender) => sender.ready().await.is_ok().then_some(sender),
-                None => None,
-            };
-            let mut sender = match kept {
-                Some(sender) => sender,
-                None => {
-                    fresh = true;
-                    connect(target).await.map_err(UpstreamError::Connect)?
-                }
-            };
-            match sender.try_send_request(req).await {
-                Ok(response) => {
-                    self.put(sender);
-                    return Ok(response);
-                }
-                Err(mut err) => match err.take_message() {
-                    Some(unsent) if !fresh => {
-                        req = unsent;
-                        fresh = true;
-                    }
-                    _ => return Err(UpstreamError::Send(err.into_error())),
-                },
-            }
+        let (response, sender) = send_on(self.take(), target, req).await?;
+        self.put(sender);
+        Ok(response)
+    }
+}
+
+/// Sends `req` on `kept` if it is still open, else on a new connection; a request that a
+/// kept connection could not take (the app closed it meanwhile) goes once more on a fresh
+/// one. Returns the response and the connection it came on.
+pub(crate) async fn send_on(
+    mut kept: Option<SendRequest<BoxBody>>,
+    target: &Target,
+    mut req: Request<BoxBody>,
+) -> Result<(Response<Incoming>, SendRequest<BoxBody>), UpstreamError> {
+    loop {
+        let reused = match kept.take() {
+            Some(mut sender) => sender.ready().await.is_ok().then_some(sender),
+            None => None,
+        };
+        let fresh = reused.is_none();
+        let mut sender = match reused {
+            Some(sender) => sender,
+            None => connect(target).await.map_err(UpstreamError::Connect)?,
+        };
+        match sender.try_send_request(req).await {
+            Ok(response) => return Ok((response, sender)),
+            Err(mut err) => match err.take_message() {
+                Some(unsent) if !fresh => req = unsent,
+                _ => return Err(UpstreamError::Send(err.into_error())),
+            },
         }
     }
 }
 
 /// Opens an HTTP/1.1 connection to `target`, its driver on a task of its own.
-pub(crate) async fn connect(target: &Target) -> anyhow::Result<SendRequest<BoxBody>> {
+async fn connect(target: &Target) -> anyhow::Result<SendRequest<BoxBody>> {
     let authority = target.authority().as_str();
     let stream = TcpStream::connect(authority)
         .await

@@ -18,7 +18,7 @@ use hyper::client::conn::http1::SendRequest;
 
 use crate::body::BoxBody;
 use crate::target::Target;
-use crate::upstream::{UpstreamError, connect};
+use crate::upstream::{UpstreamError, send_on};
 
 /// Idle connections kept at most; more are closed when they come back.
 const MAX_IDLE: usize = 64;
@@ -61,33 +61,14 @@ impl UpstreamPool {
     pub async fn send(
         self: &Arc<Self>,
         target: &Target,
-        mut req: Request<BoxBody>,
+        req: Request<BoxBody>,
     ) -> Result<Response<GiveBack>, UpstreamError> {
-        // An idle connection may have been closed by the app since; a fresh one then.
-        let mut fresh = false;
-        loop {
-            let mut sender = match self.take() {
-                Some(mut sender) => match sender.ready().await {
-                    Ok(()) => sender,
-                    Err(_) => continue,
-                },
-                None => {
-                    fresh = true;
-                    connect(target).await.map_err(UpstreamError::Connect)?
-                }
-            };
-            match sender.try_send_request(req).await {
-                Ok(response) => {
-                    let (parts, body) = response.into_parts();
-                    let body = GiveBack::new(body, sender, self.clone());
-                    return Ok(Response::from_parts(parts, body));
-                }
-                Err(mut err) => match err.take_message() {
-                    Some(unsent) if !fresh => req = unsent,
-                    _ => return Err(UpstreamError::Send(err.into_error())),
-                },
-            }
-        }
+        let (response, sender) = send_on(self.take(), target, req).await?;
+        let (parts, body) = response.into_parts();
+        Ok(Response::from_parts(
+            parts,
+            GiveBack::new(body, sender, self.clone()),
+        ))
     }
 }
 
