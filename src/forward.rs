@@ -12,9 +12,6 @@ use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 
 use crate::body::{BodyEnd, BodySink, BoxBody, BoxError, TeeBody};
 use crate::exchange::{
@@ -56,8 +53,8 @@ pub struct RequestMeta {
     pub replay_of: Option<ExchangeId>,
     /// Send to this target instead of the configured one.
     pub target: Option<Target>,
-    /// The inbound connection's own connection to the app (HTTP/1.1 capture); `None`
-    /// uses the forwarder's pool.
+    /// The inbound connection's own connection to the app (HTTP/1.1 capture, for the
+    /// configured target); `None` uses the forwarder's pool.
     pub upstream: Option<Arc<Upstream>>,
     /// Record the exchange under this id (a replay picks its own to find its record);
     /// `None` makes a new one.
@@ -83,9 +80,7 @@ impl RequestMeta {
 /// Forwards requests to the app and records every exchange in the store.
 #[derive(Clone)]
 pub struct Forwarder {
-    /// Requests sent elsewhere than the configured target (`replay --to`).
-    client: Client<HttpConnector, BoxBody>,
-    /// Requests for the configured target that bring no connection of their own.
+    /// Connections for requests that bring none of their own.
     pool: Arc<UpstreamPool>,
     config: Arc<ForwardConfig>,
     store: Store,
@@ -94,15 +89,7 @@ pub struct Forwarder {
 impl Forwarder {
     /// A forwarder with its own connection pool to the app.
     pub fn new(config: ForwardConfig, store: Store) -> Self {
-        let mut connector = HttpConnector::new();
-        // Nagle plus delayed ACK adds ~40 ms per small request (DESIGN §8).
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(config.timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
         Self {
-            client,
             pool: UpstreamPool::new(),
             config: Arc::new(config),
             store,
@@ -171,45 +158,24 @@ impl Forwarder {
         let sink = Box::new(Sink(recorder.clone(), Side::Request));
         let (body, unread) = TeeBody::reclaimable(body, self.config.capture_limit, sink);
         let upstream = meta.upstream.as_ref().filter(|_| meta.target.is_none());
-        let upstream_failure = |err| match err {
-            UpstreamError::Connect(e) => SendFailure::Connect(format!("{:#}", e)),
-            UpstreamError::Send(e) => SendFailure::Other(root_cause(&e)),
-        };
+        // A direct connection takes the origin form: `/path?query`.
+        parts.uri = uri.path_and_query().map_or_else(
+            || http::Uri::from_static("/"),
+            |pq| http::Uri::from(pq.clone()),
+        );
+        let outbound = Request::from_parts(parts, body.boxed_unsync());
         let send = async {
-            if meta.target.is_some() {
-                parts.uri = uri;
-                let outbound = Request::from_parts(parts, body.boxed_unsync());
-                return self
-                    .client
-                    .request(outbound)
-                    .await
-                    .map(|r| r.map(GiveBack::plain))
-                    .map_err(|err| {
-                        if err.is_connect() {
-                            SendFailure::Connect(root_cause(&err))
-                        } else {
-                            SendFailure::Other(root_cause(&err))
-                        }
-                    });
-            }
-            // A direct connection takes the origin form: `/path?query`.
-            parts.uri = uri.path_and_query().map_or_else(
-                || http::Uri::from_static("/"),
-                |pq| http::Uri::from(pq.clone()),
-            );
-            let outbound = Request::from_parts(parts, body.boxed_unsync());
-            match upstream {
+            let sent = match upstream {
                 Some(upstream) => upstream
                     .send(&target, outbound)
                     .await
-                    .map(|r| r.map(GiveBack::plain))
-                    .map_err(upstream_failure),
-                None => self
-                    .pool
-                    .send(&target, outbound)
-                    .await
-                    .map_err(upstream_failure),
-            }
+                    .map(|r| r.map(GiveBack::plain)),
+                None => self.pool.send(&target, outbound).await,
+            };
+            sent.map_err(|err| match err {
+                UpstreamError::Connect(e) => SendFailure::Connect(format!("{:#}", e)),
+                UpstreamError::Send(e) => SendFailure::Other(root_cause(&e)),
+            })
         };
 
         let result = tokio::time::timeout(self.config.timeout, send).await;

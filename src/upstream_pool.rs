@@ -1,5 +1,5 @@
 //! Connections to the app shared by requests that bring none of their own: tunnel streams,
-//! replays and the API.
+//! replays (to the recorded target or `--to`) and the API.
 //!
 //! A request takes an idle HTTP/1.1 connection (or opens one) and the connection comes back
 //! when the app's response body has been read to its end, so no task per request waits to
@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
+use http::uri::Authority;
 use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
@@ -20,13 +21,14 @@ use crate::body::BoxBody;
 use crate::target::Target;
 use crate::upstream::{UpstreamError, send_on};
 
-/// Idle connections kept at most; more are closed when they come back.
+/// Idle connections kept at most (all targets together); more are closed when they come
+/// back.
 const MAX_IDLE: usize = 64;
 
-/// Idle connections to the configured target.
+/// Idle connections, each with the authority (`host:port`) it goes to.
 #[derive(Default)]
 pub struct UpstreamPool {
-    idle: Mutex<Vec<SendRequest<BoxBody>>>,
+    idle: Mutex<Vec<(Authority, SendRequest<BoxBody>)>>,
 }
 
 impl UpstreamPool {
@@ -37,22 +39,24 @@ impl UpstreamPool {
 
     /// An idle connection, preferring one that can take a request at once (one given back
     /// a moment ago may still be finishing its previous exchange).
-    fn take(&self) -> Option<SendRequest<BoxBody>> {
+    fn take(&self, authority: &Authority) -> Option<SendRequest<BoxBody>> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        idle.retain(|sender| !sender.is_closed());
-        match idle.iter().rposition(|sender| sender.is_ready()) {
-            Some(index) => Some(idle.swap_remove(index)),
-            None => idle.pop(),
-        }
+        idle.retain(|(_, sender)| !sender.is_closed());
+        let to = |a: &Authority| a == authority;
+        let index = idle
+            .iter()
+            .rposition(|(a, sender)| to(a) && sender.is_ready())
+            .or_else(|| idle.iter().rposition(|(a, _)| to(a)))?;
+        Some(idle.swap_remove(index).1)
     }
 
-    fn give_back(&self, sender: SendRequest<BoxBody>) {
+    fn give_back(&self, authority: Authority, sender: SendRequest<BoxBody>) {
         if sender.is_closed() {
             return;
         }
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         if idle.len() < MAX_IDLE {
-            idle.push(sender);
+            idle.push((authority, sender));
         }
     }
 
@@ -63,19 +67,29 @@ impl UpstreamPool {
         target: &Target,
         req: Request<BoxBody>,
     ) -> Result<Response<GiveBack>, UpstreamError> {
-        let (response, sender) = send_on(self.take(), target, req).await?;
+        let authority = target.authority();
+        let (response, sender) = send_on(self.take(authority), target, req).await?;
         let (parts, body) = response.into_parts();
-        Ok(Response::from_parts(
-            parts,
-            GiveBack::new(body, sender, self.clone()),
-        ))
+        let back = Back {
+            authority: authority.clone(),
+            sender,
+            pool: self.clone(),
+        };
+        Ok(Response::from_parts(parts, GiveBack::new(body, back)))
     }
 }
 
 /// The app's response body; a pooled one gives its connection back once read to the end.
 pub struct GiveBack {
     inner: Incoming,
-    back: Option<(SendRequest<BoxBody>, Arc<UpstreamPool>)>,
+    back: Option<Back>,
+}
+
+/// A pooled connection on its way back.
+struct Back {
+    authority: Authority,
+    sender: SendRequest<BoxBody>,
+    pool: Arc<UpstreamPool>,
 }
 
 impl GiveBack {
@@ -84,10 +98,10 @@ impl GiveBack {
         Self { inner, back: None }
     }
 
-    fn new(inner: Incoming, sender: SendRequest<BoxBody>, pool: Arc<UpstreamPool>) -> Self {
+    fn new(inner: Incoming, back: Back) -> Self {
         let mut body = Self {
             inner,
-            back: Some((sender, pool)),
+            back: Some(back),
         };
         // An empty body may never be polled: the connection is free already.
         if body.inner.is_end_stream() {
@@ -97,8 +111,8 @@ impl GiveBack {
     }
 
     fn release(&mut self) {
-        if let Some((sender, pool)) = self.back.take() {
-            pool.give_back(sender);
+        if let Some(back) = self.back.take() {
+            back.pool.give_back(back.authority, back.sender);
         }
     }
 }
@@ -205,5 +219,17 @@ mod tests {
             3,
             "a third, fresh connection"
         );
+    }
+
+    #[tokio::test]
+    async fn connections_go_back_to_their_own_target() {
+        let ((a, a_accepted), (b, b_accepted)) = (app().await, app().await);
+        let pool = UpstreamPool::new();
+        for target in [&a, &b, &a, &b] {
+            let response = pool.send(target, request()).await.unwrap();
+            response.into_body().collect().await.unwrap();
+        }
+        assert_eq!(a_accepted.load(Ordering::SeqCst), 1);
+        assert_eq!(b_accepted.load(Ordering::SeqCst), 1);
     }
 }

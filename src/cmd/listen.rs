@@ -83,12 +83,7 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
             _ = &mut interrupt => break Ok(()),
             event = events.recv() => match event {
                 Ok(exchange) => {
-                    // Print everything already waiting in one write: one syscall per
-                    // burst instead of per request keeps the output up with the traffic.
-                    let mut text = line(&exchange, args.json);
-                    while let Ok(more) = events.try_recv() {
-                        text.push_str(&line(&more, args.json));
-                    }
+                    let text = waiting_lines(line(&exchange, args.json), &mut events, args.json);
                     if let Err(err) = printer.print(text) {
                         break Err(err.into());
                     }
@@ -120,11 +115,25 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     }
     store.flush().await?;
     // The last records' lines, then the end.
-    while let Ok(exchange) = events.try_recv() {
-        let _ = printer.print(line(&exchange, args.json));
+    let rest = waiting_lines(String::new(), &mut events, args.json);
+    if !rest.is_empty() {
+        let _ = printer.print(rest);
     }
     printer.finish();
     result
+}
+
+/// `text` and the lines of every event already waiting: printed in one write, one syscall
+/// per burst instead of per request keeps the output up with the traffic.
+fn waiting_lines(
+    mut text: String,
+    events: &mut tokio::sync::broadcast::Receiver<Arc<Exchange>>,
+    json: bool,
+) -> String {
+    while let Ok(more) = events.try_recv() {
+        text.push_str(&line(&more, json));
+    }
+    text
 }
 
 fn line(exchange: &Arc<Exchange>, json: bool) -> String {

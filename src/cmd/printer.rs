@@ -29,7 +29,7 @@ pub struct Printer {
 struct Shared {
     /// Lines dropped since the last note about them.
     dropped: AtomicU64,
-    /// Why writing stopped, once it has.
+    /// Why writing stopped, once it has (set before the thread ends).
     failed: Mutex<Option<io::ErrorKind>>,
 }
 
@@ -63,11 +63,8 @@ impl Printer {
     }
 
     /// Queues `text` without waiting. Fails only once the output itself has failed (a
-    /// closed pipe): then there is no point going on printing.
+    /// closed pipe): the thread has stopped, and there is no point going on printing.
     pub fn print(&self, text: String) -> io::Result<()> {
-        if let Some(kind) = *self.shared.failed.lock().unwrap_or_else(|e| e.into_inner()) {
-            return Err(kind.into());
-        }
         let Some(tx) = &self.tx else {
             return Ok(());
         };
@@ -78,7 +75,10 @@ impl Printer {
                 self.shared.dropped.fetch_add(lines, Ordering::Relaxed);
                 Ok(())
             }
-            Err(TrySendError::Disconnected(_)) => Err(io::ErrorKind::BrokenPipe.into()),
+            Err(TrySendError::Disconnected(_)) => {
+                let failed = *self.shared.failed.lock().unwrap_or_else(|e| e.into_inner());
+                Err(failed.unwrap_or(io::ErrorKind::BrokenPipe).into())
+            }
         }
     }
 

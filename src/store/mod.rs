@@ -73,7 +73,7 @@ pub struct Options {
 /// A handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    ops: Arc<writer::Handle>,
+    ops: writer::Handle,
     events: broadcast::Sender<Arc<Exchange>>,
     reader: Arc<Mutex<Connection>>,
     pending: Arc<Pending>,
@@ -124,7 +124,7 @@ impl Store {
             pending.clone(),
         )?;
         Ok(Self {
-            ops: Arc::new(ops),
+            ops,
             events,
             reader: Arc::new(Mutex::new(reader_conn)),
             pending,
@@ -148,11 +148,11 @@ impl Store {
     /// Queues `exchange` for writing; never blocks. When the disk has fallen so far behind
     /// that the queue is full, the record is dropped and counted (see [`Store::dropped`]).
     pub fn record(&self, exchange: Exchange) {
-        if !self.pending.admit(&exchange) {
+        let Some(size) = self.pending.admit(&exchange) else {
             return;
-        }
+        };
         // The writer only goes away at process exit; nothing to do then.
-        let _ = self.ops.send(Op::Insert(Box::new(exchange)));
+        let _ = self.ops.send(Op::Insert(Box::new(exchange), size));
     }
 
     /// Records dropped because the writer's queue was full.

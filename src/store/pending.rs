@@ -29,12 +29,13 @@ impl Pending {
         }
     }
 
-    /// Takes room for `exchange`; `false` (and one more dropped record) when there is none.
-    pub fn admit(&self, exchange: &Exchange) -> bool {
+    /// Takes room for `exchange`: its weight, to [`Pending::release`] once written, or
+    /// `None` (and one more dropped record) when there is none.
+    pub fn admit(&self, exchange: &Exchange) -> Option<usize> {
         let size = Self::weight(exchange);
         let before = self.bytes.fetch_add(size, Ordering::Relaxed);
         if before + size <= self.limit {
-            return true;
+            return Some(size);
         }
         self.bytes.fetch_sub(size, Ordering::Relaxed);
         let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -44,16 +45,16 @@ impl Pending {
                 "the store is falling behind the traffic: {dropped} requests forwarded but not recorded so far"
             );
         }
-        false
+        None
     }
 
-    /// Gives back `bytes` of room (the [`Pending::weight`]s of records taken off the queue).
+    /// Gives back `bytes` of room (what [`Pending::admit`] took for records now written).
     pub fn release(&self, bytes: usize) {
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
     }
 
     /// Roughly the memory a queued record holds.
-    pub fn weight(ex: &Exchange) -> usize {
+    fn weight(ex: &Exchange) -> usize {
         let headers =
             |h: &[(String, Vec<u8>)]| h.iter().map(|(n, v)| n.len() + v.len() + 48).sum::<usize>();
         let response = ex
@@ -88,12 +89,16 @@ mod tests {
     fn records_past_the_bound_are_dropped_and_counted_until_room_is_given_back() {
         let pending = Pending::new(3100);
         let (a, b, c) = (exchange(1000), exchange(1000), exchange(1000));
-        assert!(pending.admit(&a));
-        assert!(pending.admit(&b));
-        assert!(!pending.admit(&c), "the third does not fit");
+        let a_size = pending.admit(&a);
+        assert!(a_size.is_some());
+        assert!(pending.admit(&b).is_some());
+        assert!(pending.admit(&c).is_none(), "the third does not fit");
         assert_eq!(pending.dropped(), 1);
-        pending.release(Pending::weight(&a));
-        assert!(pending.admit(&c), "room again once one is written");
+        pending.release(a_size.unwrap());
+        assert!(
+            pending.admit(&c).is_some(),
+            "room again once one is written"
+        );
         assert_eq!(pending.dropped(), 1);
     }
 }

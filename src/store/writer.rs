@@ -13,8 +13,8 @@ use crate::exchange::Exchange;
 
 /// Work for the writer thread.
 pub enum Op {
-    /// Record an exchange.
-    Insert(Box<Exchange>),
+    /// Record an exchange; the room it holds in the queue (see [`Pending`]).
+    Insert(Box<Exchange>, usize),
     /// Delete every exchange.
     Clear(oneshot::Sender<anyhow::Result<()>>),
     /// Answer once everything before this is committed.
@@ -29,6 +29,7 @@ const MAX_BATCH: usize = 256;
 
 /// The way to the writer thread: operations, and a wake-up for those that must not wait
 /// out the group-commit window.
+#[derive(Clone)]
 pub struct Handle {
     ops: Sender<Op>,
     thread: std::thread::Thread,
@@ -37,7 +38,7 @@ pub struct Handle {
 impl Handle {
     /// Queues `op`; a record waits for the window, a flush or clear commits at once.
     pub fn send(&self, op: Op) -> Result<(), std::sync::mpsc::SendError<Op>> {
-        let urgent = !matches!(op, Op::Insert(_));
+        let urgent = !matches!(op, Op::Insert(..));
         self.ops.send(op)?;
         if urgent {
             self.thread.unpark();
@@ -89,7 +90,7 @@ impl Writer {
             // channel means senders of records never pay to wake this thread mid-window;
             // a flush or clear unparks it, so it commits at once. Only the record's
             // appearance is delayed, never a delivery.
-            if matches!(first, Op::Insert(_)) {
+            if matches!(first, Op::Insert(..)) {
                 std::thread::park_timeout(GROUP_COMMIT_WINDOW);
             }
             let mut batch = vec![first];
@@ -107,7 +108,7 @@ impl Writer {
         let queued = batch
             .iter()
             .map(|op| match op {
-                Op::Insert(ex) => Pending::weight(ex),
+                Op::Insert(_, size) => *size,
                 _ => 0,
             })
             .sum();
@@ -142,7 +143,7 @@ impl Writer {
         let tx = self.conn.transaction()?;
         for op in batch {
             match op {
-                Op::Insert(mut ex) => {
+                Op::Insert(mut ex, _) => {
                     if let Some(verdict) = &self.verdict {
                         ex.verdict = verdict(&ex);
                     }
