@@ -79,23 +79,27 @@ fn main() {
     let mut reference = Vec::new();
     let mut cpu = Vec::new();
     let mut plain_cpu = Vec::new();
+    let mut spends = Vec::new();
     let mut added_p50 = Vec::new();
     let mut added_p99 = Vec::new();
     let mut via_requests = warm.requests;
     for _ in 0..rounds {
-        let direct = load::run_load(app, "/hook", body.clone(), 32, duration);
-        let own_before = load::thread_cpu_us(std::process::id());
-        let plain_run = load::run_load(plain, "/hook", body.clone(), 32, duration);
-        let own_after = load::thread_cpu_us(std::process::id());
+        let (direct, direct_spend) =
+            load::measured(|| load::run_load(app, "/hook", body.clone(), 32, duration));
+        let (plain_run, plain_spend) =
+            load::measured(|| load::run_load(plain, "/hook", body.clone(), 32, duration));
         plain_cpu.push(
-            per_request(&own_before, &own_after, plain_run.requests)
-                .into_iter()
+            plain_spend
+                .threads
+                .iter()
                 .find(|(name, _)| name == "plain-proxy")
-                .map_or(0.0, |(_, us)| us),
+                .map_or(0.0, |(_, us)| *us),
         );
         let threads_before = load::thread_cpu_us(child.id());
-        let proxied = load::run_load(via, "/hook", body.clone(), 32, duration);
+        let (proxied, via_spend) =
+            load::measured(|| load::run_load(via, "/hook", body.clone(), 32, duration));
         let threads_after = load::thread_cpu_us(child.id());
+        spends.push([direct_spend, plain_spend, via_spend]);
         throughput.push((direct.rps(), proxied.rps()));
         reference.push(plain_run.rps() / direct.rps());
         cpu.push(per_request(
@@ -151,6 +155,7 @@ fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    print_spends(&spends);
     println!(
         "latency @1 conn, added by hooktap: p50 {:.0} µs, p99 {:.0} µs",
         median(added_p50),
@@ -187,4 +192,34 @@ fn per_request(
             )
         })
         .collect()
+}
+
+/// Where the machine's CPU went per request @32 connections, for each path: the whole
+/// machine (every process and the kernel), its idle share, and the load generator's and
+/// the app's threads. A hop costs its own CPU plus what it adds to the others.
+fn print_spends(spends: &[[load::Spend; 3]]) {
+    let thread = |s: &load::Spend, name: &str| {
+        s.threads
+            .iter()
+            .filter(|(n, _)| n.starts_with(name))
+            .map(|(_, us)| us)
+            .sum::<f64>()
+    };
+    let line = ["direct", "plain proxy", "hooktap"]
+        .iter()
+        .enumerate()
+        .map(|(i, label)| {
+            let of =
+                |f: &dyn Fn(&load::Spend) -> f64| median(spends.iter().map(|s| f(&s[i])).collect());
+            format!(
+                "{label} {:.1} µs (idle {:.0}%, load {:.1}, app {:.1})",
+                of(&|s| s.machine_us),
+                100.0 * of(&|s| s.idle_share),
+                of(&|s| thread(s, "capture")),
+                of(&|s| thread(s, "app")),
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    println!("machine CPU per request @32 conns: {line}");
 }

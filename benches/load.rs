@@ -260,3 +260,57 @@ pub fn start_plain_proxy(app: SocketAddr) -> SocketAddr {
         })
     })
 }
+
+/// The whole machine's busy and idle CPU time so far (µs, all cores, steal left out), from
+/// `/proc/stat`.
+pub fn machine_cpu_us() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let at = |i: usize| fields.get(i).copied().unwrap_or(0) * 10_000;
+    // user nice system idle iowait irq softirq steal
+    (at(0) + at(1) + at(2) + at(5) + at(6), at(3) + at(4))
+}
+
+/// Where the CPU went during one load run: the whole machine's busy time, its idle share,
+/// and this process's threads, each per request.
+pub struct Spend {
+    pub machine_us: f64,
+    pub idle_share: f64,
+    pub threads: Vec<(String, f64)>,
+}
+
+/// Runs `f` (a load run) and measures [`Spend`] around it.
+pub fn measured(f: impl FnOnce() -> Run) -> (Run, Spend) {
+    let own = std::process::id();
+    let (busy0, idle0) = machine_cpu_us();
+    let threads0 = thread_cpu_us(own);
+    let run = f();
+    let threads1 = thread_cpu_us(own);
+    let (busy1, idle1) = machine_cpu_us();
+    let n = run.requests.max(1) as f64;
+    let threads = threads1
+        .iter()
+        .map(|(name, total)| {
+            let start = threads0
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, b)| *b);
+            (name.clone(), (total - start) as f64 / n)
+        })
+        .collect();
+    let busy = (busy1 - busy0) as f64;
+    let idle = (idle1 - idle0) as f64;
+    let spend = Spend {
+        machine_us: busy / n,
+        idle_share: idle / (busy + idle).max(1.0),
+        threads,
+    };
+    (run, spend)
+}
