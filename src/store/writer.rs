@@ -141,13 +141,14 @@ impl Writer {
         replies: &mut Vec<oneshot::Sender<anyhow::Result<()>>>,
     ) -> anyhow::Result<()> {
         let tx = self.conn.transaction()?;
+        let mut insert = schema::insert_statement(&tx)?;
         for op in batch {
             match op {
                 Op::Insert(mut ex, _) => {
                     if let Some(verdict) = &self.verdict {
                         ex.verdict = verdict(&ex);
                     }
-                    schema::insert(&tx, &ex)?;
+                    schema::insert(&mut insert, &ex)?;
                     self.count += 1;
                     committed.push(*ex);
                 }
@@ -159,6 +160,7 @@ impl Writer {
                 Op::Flush(reply) => replies.push(reply),
             }
         }
+        drop(insert);
         if self.count > self.retain {
             // Ids sort by time, so the smallest ids are the oldest records.
             let excess = self.count - self.retain;
