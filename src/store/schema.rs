@@ -1,7 +1,7 @@
 //! The SQLite schema, its version check, and the mapping between rows and [`Exchange`]s.
 
 use anyhow::{Context, bail};
-use rusqlite::{Connection, Row, Statement, params};
+use rusqlite::{CachedStatement, Connection, Row, Statement, params};
 
 use crate::exchange::{
     Body, Exchange, ExchangeId, Header, RecordedRequest, RecordedResponse, Source,
@@ -85,9 +85,9 @@ pub fn prepare_read(conn: &Connection) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The statement [`insert`] runs: prepare it once per transaction, not once per record.
-pub fn insert_statement(conn: &Connection) -> rusqlite::Result<Statement<'_>> {
-    conn.prepare(
+/// The statement [`insert`] runs: take it once per transaction, not once per record.
+pub fn insert_statement(conn: &Connection) -> rusqlite::Result<CachedStatement<'_>> {
+    conn.prepare_cached(
         "INSERT OR REPLACE INTO exchanges (id, received_at_us, source, public_url, target, method, uri,
             version, req_headers, req_body, req_body_size, status, resp_headers, resp_body,
             resp_body_size, ttfb_us, duration_us, error, replay_of, verdict)
