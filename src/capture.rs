@@ -9,7 +9,8 @@ use anyhow::Context;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span};
@@ -50,8 +51,17 @@ impl CaptureServer {
     }
 
     /// Accepts connections until `shutdown` is cancelled, then lets in-flight ones finish.
+    ///
+    /// Connections take turns between the caller's runtime and a second one on a thread of
+    /// its own (when the machine has more than one core). Each connection stays on one
+    /// thread, so nothing is stolen or shared per request, while the forwarding work can
+    /// spread over both cores beside the app and the store's writer instead of queueing on
+    /// one.
     pub async fn run(self, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
+        let finished = CancellationToken::new();
+        let helper = second_runtime(finished.clone());
+        let mut turn = 0usize;
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -66,42 +76,93 @@ impl CaptureServer {
                 },
             };
             let _ = stream.set_nodelay(true);
-            let forwarder = self.forwarder.clone();
-            let shutdown = shutdown.clone();
-            let upstream = Arc::new(Upstream::new());
-            tracker.spawn(
-                async move {
-                    let service = service_fn(move |req| {
-                        let forwarder = forwarder.clone();
-                        let upstream = upstream.clone();
-                        async move {
-                            let mut meta = RequestMeta::new(Source::Local);
-                            meta.peer = Some(peer);
-                            meta.upstream = Some(upstream);
-                            Ok::<_, Infallible>(forwarder.forward(req, meta).await)
-                        }
-                    });
-                    // HTTP/1.1 only: webhook senders speak it, and it pairs each inbound
-                    // connection with one connection to the app (see `upstream`).
-                    let conn =
-                        http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                    tokio::pin!(conn);
-                    tokio::select! {
-                        result = conn.as_mut() => {
-                            if let Err(err) = result {
-                                debug!(%err, "connection ended with an error");
+            let (forwarder, shutdown) = (self.forwarder.clone(), shutdown.clone());
+            turn += 1;
+            match helper.as_ref().filter(|_| turn.is_multiple_of(2)) {
+                // A tokio stream belongs to the runtime that registered it: the other
+                // runtime gets the socket and registers it itself.
+                Some(helper) => match stream.into_std() {
+                    Ok(socket) => {
+                        helper.spawn(tracker.track_future(async move {
+                            match TcpStream::from_std(socket) {
+                                Ok(stream) => serve(stream, peer, forwarder, shutdown).await,
+                                Err(err) => debug!(%err, "could not take over a connection"),
                             }
-                        }
-                        _ = shutdown.cancelled() => {
-                            conn.as_mut().graceful_shutdown();
-                            let _ = conn.await;
-                        }
+                        }));
                     }
+                    Err(err) => debug!(%err, "could not hand over a connection"),
+                },
+                None => {
+                    tracker.spawn(serve(stream, peer, forwarder, shutdown));
                 }
-                .instrument(info_span!("capture", %peer)),
-            );
+            }
         }
         tracker.close();
         tracker.wait().await;
+        finished.cancel();
     }
+}
+
+/// A current-thread runtime on a thread of its own that runs until `finished` is
+/// cancelled; `None` on a single core, where it would only add switches.
+fn second_runtime(finished: CancellationToken) -> Option<Handle> {
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        return None;
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            debug!(%err, "no second capture runtime");
+            return None;
+        }
+    };
+    let handle = runtime.handle().clone();
+    std::thread::Builder::new()
+        .name("hooktap-capture".into())
+        .spawn(move || runtime.block_on(finished.cancelled()))
+        .map_err(|err| debug!(%err, "no second capture thread"))
+        .ok()?;
+    Some(handle)
+}
+
+/// Serves one sender's connection until it closes or `shutdown` asks it to finish.
+async fn serve(
+    stream: TcpStream,
+    peer: SocketAddr,
+    forwarder: Forwarder,
+    shutdown: CancellationToken,
+) {
+    let upstream = Arc::new(Upstream::new());
+    let service = service_fn(move |req| {
+        let forwarder = forwarder.clone();
+        let upstream = upstream.clone();
+        async move {
+            let mut meta = RequestMeta::new(Source::Local);
+            meta.peer = Some(peer);
+            meta.upstream = Some(upstream);
+            Ok::<_, Infallible>(forwarder.forward(req, meta).await)
+        }
+    });
+    // HTTP/1.1 only: webhook senders speak it, and it pairs each inbound connection with
+    // one connection to the app (see `upstream`).
+    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    async {
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(err) = result {
+                    debug!(%err, "connection ended with an error");
+                }
+            }
+            _ = shutdown.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                let _ = conn.await;
+            }
+        }
+    }
+    .instrument(info_span!("capture", %peer))
+    .await
 }

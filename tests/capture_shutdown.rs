@@ -1,0 +1,136 @@
+//! Shutting the capture listener down: requests already in flight finish and are recorded,
+//! whichever of the capture threads serves their connection.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::within;
+use hooktap::capture::CaptureServer;
+use hooktap::forward::{ForwardConfig, Forwarder};
+use hooktap::store::{Location, Options, Store};
+use hooktap::target::Target;
+use http_body_util::{BodyExt, Full};
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// An app that holds every request until `open` turns true, and reports each arrival.
+async fn gated_app() -> (
+    std::net::SocketAddr,
+    watch::Sender<bool>,
+    mpsc::UnboundedReceiver<()>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (gate, _) = watch::channel(false);
+    let (arrived_tx, arrived) = mpsc::unbounded_channel();
+    let gate_for_app = gate.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                break;
+            };
+            let (gate, arrived) = (gate_for_app.subscribe(), arrived_tx.clone());
+            tokio::spawn(async move {
+                let service = service_fn(move |req: Request<hyper::body::Incoming>| {
+                    let (mut gate, arrived) = (gate.clone(), arrived.clone());
+                    async move {
+                        let body = req.into_body().collect().await?.to_bytes();
+                        let _ = arrived.send(());
+                        let _ = gate.wait_for(|open| *open).await;
+                        Ok::<_, hyper::Error>(Response::new(Full::new(body)))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (addr, gate, arrived)
+}
+
+/// Sends `body` on a connection of its own, returning the status and body.
+async fn post_on_own_connection(addr: std::net::SocketAddr, body: &'static str) -> (u16, Bytes) {
+    let stream = TcpStream::connect(addr).await.unwrap();
+    let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let req = Request::post("/hook")
+        .header("host", addr.to_string())
+        .body(Full::new(Bytes::from_static(body.as_bytes())))
+        .unwrap();
+    let response = send.send_request(req).await.unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        response.into_body().collect().await.unwrap().to_bytes(),
+    )
+}
+
+#[tokio::test]
+async fn in_flight_requests_on_every_capture_thread_finish_and_are_recorded() {
+    let (app, gate, mut arrived) = gated_app().await;
+    let store = Store::open(Options {
+        location: Location::Memory,
+        retain: 100,
+        verdict: None,
+    })
+    .unwrap();
+    let forwarder = Forwarder::new(
+        ForwardConfig {
+            target: Target::parse(&app.port().to_string()).unwrap(),
+            timeout: Duration::from_secs(30),
+            capture_limit: 1024,
+        },
+        store.clone(),
+    );
+    let server = CaptureServer::bind("127.0.0.1:0".parse().unwrap(), forwarder)
+        .await
+        .unwrap();
+    let addr = server.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let running = tokio::spawn(server.run(shutdown.clone()));
+
+    // Connections take turns between the capture threads: four cover both.
+    let bodies = ["one", "two", "three", "four"];
+    let senders: Vec<_> = bodies
+        .iter()
+        .map(|body| tokio::spawn(post_on_own_connection(addr, body)))
+        .collect();
+    for _ in &bodies {
+        within(arrived.recv())
+            .await
+            .expect("the app got every request");
+    }
+
+    shutdown.cancel();
+    gate.send(true).unwrap();
+    for (sender, body) in senders.into_iter().zip(bodies) {
+        let (status, answer) = within(sender).await.unwrap();
+        assert_eq!(status, 200);
+        assert_eq!(answer, body.as_bytes());
+    }
+    within(running).await.unwrap();
+
+    within(store.flush()).await.unwrap();
+    let mut recorded: Vec<String> = store
+        .list(&Default::default())
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let ex = store.get(&s.id).unwrap();
+            String::from_utf8(ex.request.body.bytes).unwrap()
+        })
+        .collect();
+    recorded.sort();
+    let mut expected: Vec<String> = bodies.iter().map(|b| b.to_string()).collect();
+    expected.sort();
+    assert_eq!(recorded, expected);
+}
