@@ -283,6 +283,11 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 /// Removes hop-by-hop headers (RFC 9110 §7.6.1): the fixed set and those named by
 /// `Connection`.
 pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: one pass over the names is cheaper than a removal (a hash
+    // and a probe) for each of the fixed set.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if headers.contains_key(header::CONNECTION) {
         let named: Vec<HeaderName> = headers
             .get_all(header::CONNECTION)
@@ -295,19 +300,26 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap) {
             headers.remove(name);
         }
     }
-    for name in [
-        header::CONNECTION,
-        KEEP_ALIVE,
-        PROXY_CONNECTION,
-        header::PROXY_AUTHENTICATE,
-        header::PROXY_AUTHORIZATION,
-        header::TE,
-        header::TRAILER,
-        header::TRANSFER_ENCODING,
-        header::UPGRADE,
-    ] {
+    for name in HOP_BY_HOP {
         headers.remove(name);
     }
+}
+
+/// The hop-by-hop headers every proxy drops, whether or not `Connection` names them.
+const HOP_BY_HOP: [HeaderName; 9] = [
+    header::CONNECTION,
+    KEEP_ALIVE,
+    PROXY_CONNECTION,
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name)
 }
 
 fn prepare_outbound_headers(headers: &mut HeaderMap, target: &Target, meta: &RequestMeta) {
@@ -420,5 +432,50 @@ impl BodySink for Sink {
                 }
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    #[test]
+    fn hop_by_hop_headers_go_and_the_rest_stay_in_order() {
+        let mut headers = map(&[
+            ("x-a", "1"),
+            ("te", "trailers"),
+            ("x-a", "2"),
+            ("upgrade", "h2c"),
+            ("content-type", "application/json"),
+        ]);
+        strip_hop_by_hop(&mut headers);
+        assert_eq!(
+            headers,
+            map(&[
+                ("x-a", "1"),
+                ("x-a", "2"),
+                ("content-type", "application/json")
+            ])
+        );
+
+        let mut plain = map(&[("x-a", "1"), ("content-length", "2")]);
+        strip_hop_by_hop(&mut plain);
+        assert_eq!(plain, map(&[("x-a", "1"), ("content-length", "2")]));
+
+        let mut named = map(&[
+            ("connection", "x-private, keep-alive"),
+            ("x-private", "p"),
+            ("x-b", "b"),
+        ]);
+        strip_hop_by_hop(&mut named);
+        assert_eq!(named, map(&[("x-b", "b")]));
     }
 }
