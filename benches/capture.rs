@@ -14,15 +14,8 @@ use std::time::Duration;
 use load::median;
 
 fn main() {
-    let secs: u64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let rounds: u64 = std::env::var("BENCH_ROUNDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5)
-        .max(1);
+    let secs: u64 = load::env_number("BENCH_SECS", 5);
+    let rounds: u64 = load::env_number("BENCH_ROUNDS", 5).max(1);
     let duration = Duration::from_millis(secs * 1000 / rounds).max(Duration::from_millis(200));
     let app = load::start_app();
     let dir = tempfile::tempdir().unwrap();
@@ -102,7 +95,7 @@ fn main() {
         spends.push([direct_spend, plain_spend, via_spend]);
         throughput.push((direct.rps(), proxied.rps()));
         reference.push(plain_run.rps() / direct.rps());
-        cpu.push(per_request(
+        cpu.push(load::per_request(
             &threads_before,
             &threads_after,
             proxied.requests,
@@ -171,27 +164,6 @@ fn main() {
         .args(["-INT", &child.id().to_string()])
         .status();
     let _ = child.wait();
-}
-
-/// CPU µs per request for each thread between two [`load::thread_cpu_us`] readings.
-fn per_request(
-    before: &[(String, u64)],
-    after: &[(String, u64)],
-    requests: u64,
-) -> Vec<(String, f64)> {
-    after
-        .iter()
-        .map(|(name, total)| {
-            let start = before
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(0, |(_, b)| *b);
-            (
-                name.clone(),
-                (total - start) as f64 / requests.max(1) as f64,
-            )
-        })
-        .collect()
 }
 
 /// Where the machine's CPU went per request @32 connections, for each path: the whole

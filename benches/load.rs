@@ -295,16 +295,7 @@ pub fn measured(f: impl FnOnce() -> Run) -> (Run, Spend) {
     let threads1 = thread_cpu_us(own);
     let (busy1, idle1) = machine_cpu_us();
     let n = run.requests.max(1) as f64;
-    let threads = threads1
-        .iter()
-        .map(|(name, total)| {
-            let start = threads0
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(0, |(_, b)| *b);
-            (name.clone(), (total - start) as f64 / n)
-        })
-        .collect();
+    let threads = per_request(&threads0, &threads1, run.requests);
     let busy = (busy1 - busy0) as f64;
     let idle = (idle1 - idle0) as f64;
     let spend = Spend {
@@ -313,4 +304,33 @@ pub fn measured(f: impl FnOnce() -> Run) -> (Run, Spend) {
         threads,
     };
     (run, spend)
+}
+
+/// A number from the environment variable `name`, or `default` when unset or not a number.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+/// CPU µs per request for each thread between two [`thread_cpu_us`] readings.
+pub fn per_request(
+    before: &[(String, u64)],
+    after: &[(String, u64)],
+    requests: u64,
+) -> Vec<(String, f64)> {
+    after
+        .iter()
+        .map(|(name, total)| {
+            let start = before
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(0, |(_, b)| *b);
+            (
+                name.clone(),
+                (total - start) as f64 / requests.max(1) as f64,
+            )
+        })
+        .collect()
 }

@@ -53,14 +53,8 @@ fn exchange(body: &[u8]) -> Exchange {
 }
 
 fn main() {
-    let rate: u64 = std::env::var("STORE_RATE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(30_000);
-    let secs: u64 = std::env::var("BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(4);
+    let rate: u64 = load::env_number("STORE_RATE", 30_000);
+    let secs: u64 = load::env_number("BENCH_SECS", 4);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(Options {
         location: Location::File(dir.path().join("bench.db")),
@@ -95,10 +89,7 @@ fn main() {
         // Fixed batches, each committed by a flush: the same work on every run, for
         // instruction counts under callgrind (STORE_RECORDS records in all).
         Some(batch) => {
-            let records: u64 = std::env::var("STORE_RECORDS")
-                .ok()
-                .and_then(|s| s.parse().ok())
-                .unwrap_or(30_000);
+            let records: u64 = load::env_number("STORE_RECORDS", 30_000);
             while sent < records {
                 for _ in 0..batch {
                     store.record(exchange(&body));
