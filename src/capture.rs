@@ -61,6 +61,8 @@ impl CaptureServer {
         let tracker = TaskTracker::new();
         let finished = CancellationToken::new();
         let helper = second_runtime(finished.clone());
+        // The second thread ends with this function, also when its future is dropped.
+        let _finished = finished.drop_guard();
         let mut turn = 0usize;
         loop {
             let (stream, peer) = tokio::select! {
@@ -99,7 +101,6 @@ impl CaptureServer {
         }
         tracker.close();
         tracker.wait().await;
-        finished.cancel();
     }
 }
 
@@ -165,4 +166,74 @@ async fn serve(
     }
     .instrument(info_span!("capture", %peer))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::forward::ForwardConfig;
+    use crate::store::{Location, Options, Store};
+    use crate::target::Target;
+
+    /// How many threads of this process carry `name`.
+    fn threads_named(name: &str) -> usize {
+        std::fs::read_dir("/proc/self/task")
+            .map(|tasks| {
+                tasks
+                    .flatten()
+                    .filter(|t| {
+                        std::fs::read_to_string(t.path().join("comm"))
+                            .is_ok_and(|comm| comm.trim_end() == name)
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Polls `check` every few milliseconds for at most five seconds.
+    async fn eventually(check: impl Fn() -> bool) -> bool {
+        for _ in 0..500 {
+            if check() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn the_second_thread_ends_when_the_server_is_dropped_without_a_shutdown() {
+        if !cfg!(target_os = "linux")
+            || std::thread::available_parallelism().map_or(1, |n| n.get()) < 2
+        {
+            return; // No second thread to see.
+        }
+        let store = Store::open(Options {
+            location: Location::Memory,
+            retain: 10,
+            verdict: None,
+        })
+        .unwrap();
+        let forwarder = Forwarder::new(
+            ForwardConfig {
+                target: Target::parse("9").unwrap(),
+                timeout: Duration::from_secs(1),
+                capture_limit: 1024,
+            },
+            store,
+        );
+        let server = CaptureServer::bind("127.0.0.1:0".parse().unwrap(), forwarder)
+            .await
+            .unwrap();
+        let running = tokio::spawn(server.run(CancellationToken::new()));
+        assert!(eventually(|| threads_named("hooktap-capture") == 1).await);
+        running.abort();
+        let _ = running.await;
+        assert!(
+            eventually(|| threads_named("hooktap-capture") == 0).await,
+            "the second capture thread outlived its server"
+        );
+    }
 }
