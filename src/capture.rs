@@ -6,9 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
 use tokio_util::sync::CancellationToken;
@@ -63,7 +61,7 @@ impl CaptureServer {
         let helper = second_runtime(finished.clone());
         // The second thread ends with this function, also when its future is dropped.
         let _finished = finished.drop_guard();
-        let mut turn = 0usize;
+        let mut to_second = false;
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -79,8 +77,8 @@ impl CaptureServer {
             };
             let _ = stream.set_nodelay(true);
             let (forwarder, shutdown) = (self.forwarder.clone(), shutdown.clone());
-            turn += 1;
-            match helper.as_ref().filter(|_| turn.is_multiple_of(2)) {
+            to_second = !to_second;
+            match helper.as_ref().filter(|_| to_second) {
                 // A tokio stream belongs to the runtime that registered it: the other
                 // runtime gets the socket and registers it itself.
                 Some(helper) => match stream.into_std() {
@@ -149,23 +147,9 @@ async fn serve(
     });
     // HTTP/1.1 only: webhook senders speak it, and it pairs each inbound connection with
     // one connection to the app (see `upstream`).
-    let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-    tokio::pin!(conn);
-    async {
-        tokio::select! {
-            result = conn.as_mut() => {
-                if let Err(err) = result {
-                    debug!(%err, "connection ended with an error");
-                }
-            }
-            _ = shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                let _ = conn.await;
-            }
-        }
-    }
-    .instrument(info_span!("capture", %peer))
-    .await
+    crate::serve::http1_until_shutdown(stream, service, &shutdown, "capture")
+        .instrument(info_span!("capture", %peer))
+        .await
 }
 
 #[cfg(test)]

@@ -28,6 +28,7 @@ pub mod output;
 pub mod relay;
 pub mod replay;
 pub mod select;
+pub mod serve;
 pub mod signature;
 pub mod store;
 pub mod target;

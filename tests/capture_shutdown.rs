@@ -6,18 +6,13 @@ mod common;
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::within;
-use hooktap::capture::CaptureServer;
-use hooktap::forward::{ForwardConfig, Forwarder};
-use hooktap::store::{Location, Options, Store};
-use hooktap::target::Target;
+use common::{Capture, within};
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, watch};
-use tokio_util::sync::CancellationToken;
 
 /// An app that holds every request until `open` turns true, and reports each arrival.
 async fn gated_app() -> (
@@ -77,26 +72,8 @@ async fn post_on_own_connection(addr: std::net::SocketAddr, body: &'static str) 
 #[tokio::test]
 async fn in_flight_requests_on_every_capture_thread_finish_and_are_recorded() {
     let (app, gate, mut arrived) = gated_app().await;
-    let store = Store::open(Options {
-        location: Location::Memory,
-        retain: 100,
-        verdict: None,
-    })
-    .unwrap();
-    let forwarder = Forwarder::new(
-        ForwardConfig {
-            target: Target::parse(&app.port().to_string()).unwrap(),
-            timeout: Duration::from_secs(30),
-            capture_limit: 1024,
-        },
-        store.clone(),
-    );
-    let server = CaptureServer::bind("127.0.0.1:0".parse().unwrap(), forwarder)
-        .await
-        .unwrap();
-    let addr = server.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    let running = tokio::spawn(server.run(shutdown.clone()));
+    let capture = Capture::start(&app.port().to_string(), Duration::from_secs(30), 1024).await;
+    let (addr, store) = (capture.addr, capture.store.clone());
 
     // Connections take turns between the capture threads: four cover both.
     let bodies = ["one", "two", "three", "four"];
@@ -110,14 +87,14 @@ async fn in_flight_requests_on_every_capture_thread_finish_and_are_recorded() {
             .expect("the app got every request");
     }
 
-    shutdown.cancel();
+    capture.shutdown.cancel();
     gate.send(true).unwrap();
     for (sender, body) in senders.into_iter().zip(bodies) {
         let (status, answer) = within(sender).await.unwrap();
         assert_eq!(status, 200);
         assert_eq!(answer, body.as_bytes());
     }
-    within(running).await.unwrap();
+    within(capture.running).await.unwrap();
 
     within(store.flush()).await.unwrap();
     let mut recorded: Vec<String> = store

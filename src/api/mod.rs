@@ -10,9 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
-use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -120,19 +118,7 @@ impl ApiServer {
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(routes::handle(&state, req).await) }
                 });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
-                tokio::pin!(conn);
-                tokio::select! {
-                    result = conn.as_mut() => {
-                        if let Err(err) = result {
-                            debug!(%err, "API connection ended with an error");
-                        }
-                    }
-                    _ = shutdown.cancelled() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = conn.await;
-                    }
-                }
+                crate::serve::http1_until_shutdown(stream, service, &shutdown, "API").await;
             });
         }
         tracker.close();

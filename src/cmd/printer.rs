@@ -95,13 +95,20 @@ fn write_all<W: Write, N: Write>(rx: Receiver<String>, mut out: W, mut notes: N,
             *shared.failed.lock().unwrap_or_else(|e| e.into_inner()) = Some(err.kind());
             return;
         }
-        let dropped = shared.dropped.swap(0, Ordering::Relaxed);
-        if dropped > 0 {
-            let _ = writeln!(
-                notes,
-                "hooktap: the output fell behind; {dropped} lines were not printed (the requests are recorded)"
-            );
-        }
+        note_dropped(&mut notes, shared);
+    }
+    // Lines dropped after the last write are counted too.
+    note_dropped(&mut notes, shared);
+}
+
+/// Says on `notes` how many lines were dropped since the last note, if any.
+fn note_dropped<N: Write>(notes: &mut N, shared: &Shared) {
+    let dropped = shared.dropped.swap(0, Ordering::Relaxed);
+    if dropped > 0 {
+        let _ = writeln!(
+            notes,
+            "hooktap: the output fell behind; {dropped} lines were not printed (the requests are recorded)"
+        );
     }
 }
 

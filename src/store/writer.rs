@@ -55,12 +55,12 @@ pub fn spawn(
     events: broadcast::Sender<Arc<Exchange>>,
     pending: Arc<Pending>,
 ) -> anyhow::Result<Handle> {
-    let count: i64 = conn.query_row("SELECT COUNT(*) FROM exchanges", [], |r| r.get(0))?;
+    let count = stored_count(&conn)?;
     let (tx, rx) = std::sync::mpsc::channel();
     let mut writer = Writer {
         conn,
         retain: retain.max(1),
-        count: count as usize,
+        count,
         verdict,
         events,
         pending,
@@ -71,6 +71,12 @@ pub fn spawn(
         .thread()
         .clone();
     Ok(Handle { ops: tx, thread })
+}
+
+/// How many exchanges the store holds.
+fn stored_count(conn: &Connection) -> rusqlite::Result<usize> {
+    conn.query_row("SELECT COUNT(*) FROM exchanges", [], |r| r.get::<_, i64>(0))
+        .map(|n| n as usize)
 }
 
 struct Writer {
@@ -117,6 +123,10 @@ impl Writer {
         let result = self.write(batch, &mut committed, &mut replies);
         if let Err(err) = &result {
             tracing::error!("could not write to the store: {err:#}");
+            // The transaction rolled back: the rows counted in it are not there.
+            if let Ok(count) = stored_count(&self.conn) {
+                self.count = count;
+            }
         }
         // Written or not, the batch's records no longer wait in memory.
         self.pending.release(queued);

@@ -169,6 +169,10 @@ pub struct Capture {
     pub addr: SocketAddr,
     pub store: Store,
     pub events: broadcast::Receiver<Arc<Exchange>>,
+    /// Cancelling it shuts the server down (dropping the `Capture` does too).
+    pub shutdown: CancellationToken,
+    /// The server's `run`, which ends once its connections have finished.
+    pub running: tokio::task::JoinHandle<()>,
     _guard: DropGuard,
 }
 
@@ -193,13 +197,15 @@ impl Capture {
             .await
             .unwrap();
         let addr = server.local_addr().unwrap();
-        let token = CancellationToken::new();
-        tokio::spawn(server.run(token.clone()));
+        let shutdown = CancellationToken::new();
+        let running = tokio::spawn(server.run(shutdown.clone()));
         Self {
             addr,
             store,
             events,
-            _guard: token.drop_guard(),
+            _guard: shutdown.clone().drop_guard(),
+            shutdown,
+            running,
         }
     }
 
