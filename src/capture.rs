@@ -135,15 +135,13 @@ async fn serve(
     shutdown: CancellationToken,
 ) {
     let upstream = Arc::new(Upstream::new());
+    let forwarded_for = crate::forward::forwarded_for(peer);
     let service = service_fn(move |req| {
         let forwarder = forwarder.clone();
-        let upstream = upstream.clone();
-        async move {
-            let mut meta = RequestMeta::new(Source::Local);
-            meta.peer = Some(peer);
-            meta.upstream = Some(upstream);
-            Ok::<_, Infallible>(forwarder.forward(req, meta).await)
-        }
+        let mut meta = RequestMeta::new(Source::Local);
+        meta.forwarded_for = forwarded_for.clone();
+        meta.upstream = Some(upstream.clone());
+        async move { Ok::<_, Infallible>(forwarder.forward(req, meta).await) }
     });
     // HTTP/1.1 only: webhook senders speak it, and it pairs each inbound connection with
     // one connection to the app (see `upstream`).

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
@@ -43,8 +44,9 @@ pub struct ForwardConfig {
 pub struct RequestMeta {
     /// Where it came from.
     pub source: Source,
-    /// The sender's address, for `X-Forwarded-For` (local capture only).
-    pub peer: Option<SocketAddr>,
+    /// The sender's IP address as an `X-Forwarded-For` entry (local capture only): made
+    /// once per connection with [`forwarded_for`].
+    pub forwarded_for: Option<HeaderValue>,
     /// The public URL the request arrived on (tunnelled requests).
     pub public_url: Option<String>,
     /// When the request arrived (µs since the epoch); `None` means now.
@@ -66,7 +68,7 @@ impl RequestMeta {
     pub fn new(source: Source) -> Self {
         Self {
             source,
-            peer: None,
+            forwarded_for: None,
             public_url: None,
             received_at_us: None,
             replay_of: None,
@@ -122,21 +124,22 @@ impl Forwarder {
             .clone()
             .unwrap_or_else(|| self.config.target.clone());
         let (mut parts, body) = req.into_parts();
-        let path_and_query = parts
+        let received_pq = parts
             .uri
             .path_and_query()
-            .map_or_else(|| "/".to_string(), |pq| pq.as_str().to_string());
-        let uri = target.join(&path_and_query);
+            .cloned()
+            .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        let (outbound_pq, url) = target.route(&received_pq);
         let exchange = Exchange {
             id: meta.id.clone().unwrap_or_else(ExchangeId::generate),
             received_at_us,
             source: meta.source,
             public_url: meta.public_url.clone(),
-            target: uri.to_string(),
+            target: url,
             request: RecordedRequest {
-                method: parts.method.to_string(),
-                uri: path_and_query,
-                version: format!("{:?}", parts.version),
+                method: parts.method.as_str().to_owned(),
+                uri: received_pq.as_str().to_owned(),
+                version: version_name(parts.version).to_owned(),
                 headers: header_list(&parts.headers),
                 body: Body::default(),
             },
@@ -159,10 +162,7 @@ impl Forwarder {
         let (body, unread) = TeeBody::reclaimable(body, self.config.capture_limit, sink);
         let upstream = meta.upstream.as_ref().filter(|_| meta.target.is_none());
         // A direct connection takes the origin form: `/path?query`.
-        parts.uri = uri.path_and_query().map_or_else(
-            || http::Uri::from_static("/"),
-            |pq| http::Uri::from(pq.clone()),
-        );
+        parts.uri = http::Uri::from(outbound_pq);
         let outbound = Request::from_parts(parts, body.boxed_unsync());
         let send = async {
             let sent = match upstream {
@@ -325,13 +325,15 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 fn prepare_outbound_headers(headers: &mut HeaderMap, target: &Target, meta: &RequestMeta) {
     let original_host = headers.get(header::HOST).cloned();
     strip_hop_by_hop(headers);
-    if let Some(peer) = meta.peer {
-        let ip = peer.ip().to_string();
+    if let Some(ip) = &meta.forwarded_for {
         let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(existing) => format!("{existing}, {ip}"),
-            None => ip,
+            Some(existing) => {
+                HeaderValue::try_from(format!("{existing}, {}", ip.to_str().unwrap_or_default()))
+                    .ok()
+            }
+            None => Some(ip.clone()),
         };
-        if let Ok(value) = HeaderValue::try_from(value) {
+        if let Some(value) = value {
             headers.insert(X_FORWARDED_FOR, value);
         }
     }
@@ -345,8 +347,22 @@ fn prepare_outbound_headers(headers: &mut HeaderMap, target: &Target, meta: &Req
     }
     // The app sees its own address as Host, as it would without hooktap in between:
     // frameworks that check allowed hosts accept localhost but not a relay's name.
-    if let Ok(host) = HeaderValue::from_str(target.authority().as_str()) {
-        headers.insert(header::HOST, host);
+    headers.insert(header::HOST, target.host_header().clone());
+}
+
+/// The `X-Forwarded-For` entry for a sender at `peer`.
+pub fn forwarded_for(peer: SocketAddr) -> Option<HeaderValue> {
+    HeaderValue::try_from(peer.ip().to_string()).ok()
+}
+
+/// The version as the store writes it (`HTTP/1.1`).
+fn version_name(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
     }
 }
 

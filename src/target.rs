@@ -3,14 +3,16 @@
 
 use std::fmt;
 
-use http::Uri;
 use http::uri::{Authority, PathAndQuery};
+use http::{HeaderValue, Uri};
 
 /// Where forwarded requests go: an `http://` origin plus an optional base path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Target {
     authority: Authority,
     base_path: String,
+    /// `authority` as a `Host` header value, made once rather than per request.
+    host: HeaderValue,
 }
 
 /// Why a TARGET argument was refused; the message names the accepted forms.
@@ -38,11 +40,9 @@ impl Target {
             if port == 0 {
                 return Err(TargetError::Port(text.into()));
             }
-            return Ok(Self {
-                authority: Authority::try_from(format!("127.0.0.1:{port}"))
-                    .map_err(|_| TargetError::Port(text.into()))?,
-                base_path: String::new(),
-            });
+            let authority = Authority::try_from(format!("127.0.0.1:{port}"))
+                .map_err(|_| TargetError::Port(text.into()))?;
+            return Ok(Self::new(authority, String::new()));
         }
         let uri: Uri = text
             .parse()
@@ -63,15 +63,43 @@ impl Target {
             return Err(TargetError::Unrecognised(text.into()));
         }
         let base_path = uri.path().trim_end_matches('/').to_string();
-        Ok(Self {
+        Ok(Self::new(authority, base_path))
+    }
+
+    fn new(authority: Authority, base_path: String) -> Self {
+        // An authority is visible ASCII, always a valid header value.
+        let host = HeaderValue::from_str(authority.as_str())
+            .unwrap_or_else(|_| HeaderValue::from_static("localhost"));
+        Self {
             authority,
             base_path,
-        })
+            host,
+        }
     }
 
     /// `host:port` to connect to and to send as `Host`.
     pub fn authority(&self) -> &Authority {
         &self.authority
+    }
+
+    /// `authority` as a `Host` header value.
+    pub fn host_header(&self) -> &HeaderValue {
+        &self.host
+    }
+
+    /// The origin-form path to send a request for `pq` (as received) to, and the whole URL
+    /// it names: what [`Target::join`] gives, without reparsing when there is no base path.
+    pub fn route(&self, pq: &PathAndQuery) -> (PathAndQuery, String) {
+        if self.base_path.is_empty() && pq.as_str().starts_with('/') {
+            (pq.clone(), format!("http://{}{pq}", self.authority))
+        } else {
+            let uri = self.join(pq.as_str());
+            let path = uri
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            (path, uri.to_string())
+        }
     }
 
     /// The URI to send a request for `path_and_query` (as received) to.
@@ -119,6 +147,20 @@ mod tests {
             "http://localhost:5000/base/rest?a=b"
         );
         assert_eq!(t.join("/").to_string(), "http://localhost:5000/base/");
+    }
+
+    #[test]
+    fn a_route_agrees_with_join_with_and_without_a_base_path() {
+        for target in ["5000", "http://localhost:5000/base/"] {
+            let t = Target::parse(target).unwrap();
+            for pq in ["/hook?x=1", "/", "/a%20b/c?"] {
+                let (path, url) = t.route(&PathAndQuery::from_static(pq));
+                let joined = t.join(pq);
+                assert_eq!(url, joined.to_string(), "{target} {pq}");
+                assert_eq!(Some(&path), joined.path_and_query(), "{target} {pq}");
+            }
+            assert_eq!(t.host_header().to_str().unwrap(), t.authority().as_str());
+        }
     }
 
     #[test]

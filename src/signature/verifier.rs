@@ -196,8 +196,19 @@ impl Verifier {
         at_unix_secs: i64,
     ) -> Option<Verdict> {
         let provider = self.provider_for(req)?;
+        Some(self.check_as(provider, req, url, at_unix_secs))
+    }
+
+    /// The verdict for `req` checked as `provider`'s.
+    fn check_as(
+        &self,
+        provider: String,
+        req: &RecordedRequest,
+        url: Option<&str>,
+        at_unix_secs: i64,
+    ) -> Verdict {
         let Some(secret) = self.inner.secrets.get(&provider) else {
-            return Some(Verdict::NoSecret { provider });
+            return Verdict::NoSecret { provider };
         };
         let ctx = Ctx {
             provider: &provider,
@@ -206,10 +217,10 @@ impl Verifier {
             now: at_unix_secs,
             secret,
         };
-        Some(match self.generic(&provider) {
+        match self.generic(&provider) {
             Some(scheme) => scheme.verify(&ctx),
             None => schemes::verify(&ctx),
-        })
+        }
     }
 
     /// The verdict of a recorded exchange as of its receipt (or `at`, unix seconds), with
@@ -220,9 +231,11 @@ impl Verifier {
         url: Option<&str>,
         at: Option<i64>,
     ) -> Option<Verdict> {
+        // Most traffic names no provider: detect first, build the URL only when needed.
+        let provider = self.provider_for(&exchange.request)?;
         let url = url.map_or_else(|| signed_url(exchange), str::to_string);
         let at = at.unwrap_or(exchange.received_at_us.div_euclid(1_000_000));
-        self.check(&exchange.request, Some(&url), at)
+        Some(self.check_as(provider, &exchange.request, Some(&url), at))
     }
 
     /// Replaces the signature headers of `req` (with a fresh timestamp and id where the
