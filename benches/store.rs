@@ -4,7 +4,8 @@
 //! whole proxy run.
 //!
 //! Run: `cargo bench --bench store`. STORE_RATE (records/s, default 30000), BENCH_SECS
-//! (default 4).
+//! (default 4), STORE_BODY (request body bytes, default 1024: the cost that grows with the
+//! payload against the cost of a row).
 
 mod load;
 
@@ -65,7 +66,7 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let body = load::json_body(1024);
+    let body = load::json_body(load::env_number("STORE_BODY", 1024) as usize);
     // Fill to the retention count first, so every batch also deletes the oldest.
     for _ in 0..hooktap::store::DEFAULT_RETAIN {
         store.record(exchange(&body));
