@@ -464,6 +464,24 @@ mod tests {
     }
 
     #[test]
+    fn outbound_headers_name_the_sender_and_the_app_as_host() {
+        let target = Target::parse("5000").unwrap();
+        let mut meta = RequestMeta::new(Source::Local);
+        meta.forwarded_for = forwarded_for("127.0.0.9:40000".parse().unwrap());
+
+        let mut first = map(&[("host", "example.test")]);
+        prepare_outbound_headers(&mut first, &target, &meta);
+        assert_eq!(first["x-forwarded-for"], "127.0.0.9");
+        assert_eq!(first["x-forwarded-host"], "example.test");
+        assert_eq!(first["x-forwarded-proto"], "http");
+        assert_eq!(first["host"], "127.0.0.1:5000");
+
+        let mut chained = map(&[("host", "h"), ("x-forwarded-for", "10.0.0.1")]);
+        prepare_outbound_headers(&mut chained, &target, &meta);
+        assert_eq!(chained["x-forwarded-for"], "10.0.0.1, 127.0.0.9");
+    }
+
+    #[test]
     fn hop_by_hop_headers_go_and_the_rest_stay_in_order() {
         let mut headers = map(&[
             ("x-a", "1"),
