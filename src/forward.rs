@@ -325,17 +325,8 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 fn prepare_outbound_headers(headers: &mut HeaderMap, target: &Target, meta: &RequestMeta) {
     let original_host = headers.get(header::HOST).cloned();
     strip_hop_by_hop(headers);
-    if let Some(ip) = &meta.forwarded_for {
-        let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-            Some(existing) => {
-                HeaderValue::try_from(format!("{existing}, {}", ip.to_str().unwrap_or_default()))
-                    .ok()
-            }
-            None => Some(ip.clone()),
-        };
-        if let Some(value) = value {
-            headers.insert(X_FORWARDED_FOR, value);
-        }
+    if let Some(entry) = &meta.forwarded_for {
+        add_forwarded_for(headers, entry);
     }
     if !headers.contains_key(X_FORWARDED_PROTO) {
         headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
@@ -355,8 +346,24 @@ pub fn forwarded_for(peer: SocketAddr) -> Option<HeaderValue> {
     HeaderValue::try_from(peer.ip().to_string()).ok()
 }
 
-/// The version as the store writes it (`HTTP/1.1`).
-fn version_name(version: http::Version) -> &'static str {
+/// Appends `entry` (from [`forwarded_for`]) to the `X-Forwarded-For` chain in `headers`,
+/// or starts the chain with it.
+pub fn add_forwarded_for(headers: &mut HeaderMap, entry: &HeaderValue) {
+    let value = match headers.get(X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(existing) => HeaderValue::try_from(format!(
+            "{existing}, {}",
+            entry.to_str().unwrap_or_default()
+        ))
+        .ok(),
+        None => Some(entry.clone()),
+    };
+    if let Some(value) = value {
+        headers.insert(X_FORWARDED_FOR, value);
+    }
+}
+
+/// A version as the store and the tunnel write it (`HTTP/1.1`).
+pub fn version_name(version: http::Version) -> &'static str {
     match version {
         http::Version::HTTP_09 => "HTTP/0.9",
         http::Version::HTTP_10 => "HTTP/1.0",

@@ -20,7 +20,9 @@ use super::tunnel::{text_body, upgrade};
 use super::{OfflineMode, Shared};
 use crate::body::BoxBody;
 use crate::exchange::unix_micros;
-use crate::forward::{error_response, header_list, strip_hop_by_hop};
+use crate::forward::{
+    add_forwarded_for, error_response, forwarded_for, header_list, strip_hop_by_hop, version_name,
+};
 use crate::tunnel::protocol as proto;
 
 /// Answers one request on the public listener.
@@ -176,27 +178,20 @@ fn prepare_headers(
     host: &str,
     public_url: &str,
 ) {
-    let version = match parts.version {
-        http::Version::HTTP_10 => "HTTP/1.0",
-        http::Version::HTTP_2 => "HTTP/2.0",
-        _ => "HTTP/1.1",
-    };
+    let version = version_name(parts.version);
     let headers = &mut parts.headers;
     strip_hop_by_hop(headers);
     for name in proto::INTERNAL_HEADERS {
         headers.remove(name);
     }
-    let ip = peer.ip().to_string();
-    let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(existing) => format!("{existing}, {ip}"),
-        None => ip,
-    };
+    if let Some(entry) = forwarded_for(peer) {
+        add_forwarded_for(headers, &entry);
+    }
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {
             headers.insert(name, value);
         }
     };
-    set("x-forwarded-for", &forwarded_for);
     set("x-forwarded-proto", shared.scheme);
     set("x-forwarded-host", host);
     set(proto::HEADER_PUBLIC_URL, public_url);
