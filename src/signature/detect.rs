@@ -53,27 +53,86 @@ const BY_HEADER: &[(&str, &[&str])] = &[
     ("x-signature", &["sharpapi"]),
 ];
 
+/// Headers read besides [`BY_HEADER`]'s, numbered after them in [`Present`].
+const HUB_SIGNATURE: usize = BY_HEADER.len();
+const USER_AGENT: usize = BY_HEADER.len() + 1;
+const OKTA_CHALLENGE: usize = BY_HEADER.len() + 2;
+const AUTHORIZATION: usize = BY_HEADER.len() + 3;
+const OTHER_HEADERS: [&str; 4] = [
+    "x-hub-signature",
+    "user-agent",
+    "x-okta-verification-challenge",
+    "authorization",
+];
+
+/// Which of the headers detection reads a request carries, found in one pass over its
+/// headers (most requests carry none, and this runs for every recorded request). As with
+/// [`RecordedRequest::header`], a header counts by its first occurrence, if that is text.
+struct Present(u64);
+
+impl Present {
+    fn of(req: &RecordedRequest) -> Self {
+        const { assert!(BY_HEADER.len() + OTHER_HEADERS.len() <= 64) };
+        let known = BY_HEADER.iter().map(|(h, _)| *h).chain(OTHER_HEADERS);
+        let (mut seen, mut present) = (0u64, 0u64);
+        for (name, value) in &req.headers {
+            for (i, header) in known.clone().enumerate() {
+                let bit = 1 << i;
+                if seen & bit == 0
+                    && header.len() == name.len()
+                    && header.eq_ignore_ascii_case(name)
+                {
+                    seen |= bit;
+                    if std::str::from_utf8(value).is_ok() {
+                        present |= bit;
+                    }
+                }
+            }
+        }
+        Self(present)
+    }
+
+    fn has(&self, index: usize) -> bool {
+        self.0 & (1 << index) != 0
+    }
+
+    /// Whether `header`, one of [`BY_HEADER`]'s, is present.
+    fn has_listed(&self, header: &str) -> bool {
+        BY_HEADER
+            .iter()
+            .position(|(h, _)| *h == header)
+            .is_some_and(|i| self.has(i))
+    }
+}
+
 /// Candidate providers for `req`, best first, without duplicates.
 pub fn candidates(req: &RecordedRequest) -> Vec<(&'static str, Strength)> {
     let mut found: Vec<(&'static str, Strength)> = Vec::new();
+    let present = Present::of(req);
+    if present.0 == 0 {
+        return found;
+    }
     let mut add = |name: &'static str, strength| {
         if !found.iter().any(|(n, _)| *n == name) {
             found.push((name, strength));
         }
     };
     // GitLab's signing tokens use Standard Webhooks headers: GitLab first when it says so.
-    if req.header("x-gitlab-event").is_some() {
+    if present.has_listed("x-gitlab-event") {
         add("gitlab", Strength::Strong);
     }
-    for (header, providers) in BY_HEADER {
-        if req.header(header).is_some() {
+    for (i, (_, providers)) in BY_HEADER.iter().enumerate() {
+        if present.has(i) {
             for provider in *providers {
                 add(provider, Strength::Strong);
             }
         }
     }
     // X-Hub-Signature: GitHub's legacy SHA-1, Intercom's SHA-1, or Bitbucket's SHA-256.
-    if let Some(value) = req.header("x-hub-signature") {
+    if let Some(value) = req
+        .header("x-hub-signature")
+        .filter(|_| present.has(HUB_SIGNATURE))
+    {
         // All three, the likeliest first, so whichever has a secret is checked.
         let providers: &[&str] = if value.trim_start().starts_with("sha256=") {
             &["bitbucket", "github", "intercom"]
@@ -84,16 +143,19 @@ pub fn candidates(req: &RecordedRequest) -> Vec<(&'static str, Strength)> {
             add(provider, Strength::Strong);
         }
     }
-    let agent = req.header("user-agent").unwrap_or_default();
-    if agent.starts_with("SharpAPIWebhook") {
-        add("sharpapi", Strength::Strong);
+    if present.has(USER_AGENT) {
+        let agent = req.header("user-agent").unwrap_or_default();
+        if agent.starts_with("SharpAPIWebhook") {
+            add("sharpapi", Strength::Strong);
+        }
+        let mailgun = |w: &[u8]| w.eq_ignore_ascii_case(b"mailgun");
+        if agent.as_bytes().windows(7).any(mailgun) {
+            add("mailgun", Strength::Strong);
+        }
     }
-    if agent.to_ascii_lowercase().contains("mailgun") {
-        add("mailgun", Strength::Strong);
-    }
-    if req.header("x-okta-verification-challenge").is_some() {
+    if present.has(OKTA_CHALLENGE) {
         add("okta", Strength::Strong);
-    } else if req.header("authorization").is_some() {
+    } else if present.has(AUTHORIZATION) {
         add("okta", Strength::Weak);
     }
     found
@@ -142,6 +204,27 @@ mod tests {
             names(&request(&[("svix-id", "m")])),
             ["svix", "clerk", "resend"]
         );
+    }
+
+    #[test]
+    fn header_names_match_in_any_case_and_by_their_first_occurrence() {
+        assert_eq!(
+            names(&request(&[
+                ("Content-Type", "application/json"),
+                ("Stripe-Signature", "t=1,v1=ab"),
+                ("X-GitHub-Event", "push"),
+            ])),
+            ["stripe", "github"]
+        );
+        assert_eq!(
+            names(&request(&[("User-Agent", "Go-http-client MAILGUN/1.1")])),
+            ["mailgun"]
+        );
+        // As `RecordedRequest::header` reads it: the first value, and only if it is text.
+        let mut req = request(&[("stripe-signature", "t=1,v1=ab")]);
+        req.headers
+            .insert(0, ("Stripe-Signature".into(), vec![0xff, 0xfe]));
+        assert!(names(&req).is_empty());
     }
 
     #[test]
