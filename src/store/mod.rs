@@ -148,11 +148,10 @@ impl Store {
     /// Queues `exchange` for writing; never blocks. When the disk has fallen so far behind
     /// that the queue is full, the record is dropped and counted (see [`Store::dropped`]).
     pub fn record(&self, exchange: Exchange) {
-        let Some(size) = self.pending.admit(&exchange) else {
+        let Some(admitted) = self.pending.admit(&exchange) else {
             return;
         };
-        // The writer only goes away at process exit; nothing to do then.
-        let _ = self.ops.send(Op::Insert(Box::new(exchange), size));
+        self.ops.insert(exchange, admitted);
     }
 
     /// Records dropped because the writer's queue was full.

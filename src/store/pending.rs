@@ -11,6 +11,21 @@ use crate::exchange::Exchange;
 /// Default bound on the bytes of records waiting to be written.
 pub const DEFAULT_MAX_PENDING_BYTES: usize = 256 * 1024 * 1024;
 
+/// Queued bytes past which the writer stops waiting for idle CPU (see `writer`), unless
+/// the bound itself is smaller: then at a quarter of it.
+const TAKEOVER_BYTES: usize = 4 * 1024 * 1024;
+
+/// A record let into the queue.
+#[derive(Debug, Clone, Copy)]
+pub struct Admitted {
+    /// The room it holds, to [`Pending::release`] once written.
+    pub size: usize,
+    /// Nothing was queued before it: the writer may be asleep.
+    pub first: bool,
+    /// It took the queue past the takeover mark (see [`Pending::takeover_mark`]).
+    pub over_mark: bool,
+}
+
 /// Bytes queued for the writer, and records dropped because the queue was full.
 #[derive(Debug)]
 pub struct Pending {
@@ -29,13 +44,18 @@ impl Pending {
         }
     }
 
-    /// Takes room for `exchange`: its weight, to [`Pending::release`] once written, or
-    /// `None` (and one more dropped record) when there is none.
-    pub fn admit(&self, exchange: &Exchange) -> Option<usize> {
+    /// Takes room for `exchange`, or gives `None` (and one more dropped record) when
+    /// there is none.
+    pub fn admit(&self, exchange: &Exchange) -> Option<Admitted> {
         let size = Self::weight(exchange);
         let before = self.bytes.fetch_add(size, Ordering::Relaxed);
         if before + size <= self.limit {
-            return Some(size);
+            let mark = self.takeover_mark();
+            return Some(Admitted {
+                size,
+                first: before == 0,
+                over_mark: before < mark && before + size >= mark,
+            });
         }
         self.bytes.fetch_sub(size, Ordering::Relaxed);
         let dropped = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
@@ -51,6 +71,21 @@ impl Pending {
     /// Gives back `bytes` of room (what [`Pending::admit`] took for records now written).
     pub fn release(&self, bytes: usize) {
         self.bytes.fetch_sub(bytes, Ordering::Relaxed);
+    }
+
+    /// Bytes of records waiting (admitted and not yet written).
+    pub fn bytes(&self) -> usize {
+        self.bytes.load(Ordering::Relaxed)
+    }
+
+    /// Whether no record waits (admitted and not yet written).
+    pub fn is_empty(&self) -> bool {
+        self.bytes.load(Ordering::Relaxed) == 0
+    }
+
+    /// Queued bytes past which the writer must not wait for idle CPU any longer.
+    pub fn takeover_mark(&self) -> usize {
+        TAKEOVER_BYTES.min(self.limit / 4).max(1)
     }
 
     /// Roughly the memory a queued record holds.
@@ -89,7 +124,7 @@ mod tests {
     fn records_past_the_bound_are_dropped_and_counted_until_room_is_given_back() {
         let pending = Pending::new(3100);
         let (a, b, c) = (exchange(1000), exchange(1000), exchange(1000));
-        let a_size = pending.admit(&a);
+        let a_size = pending.admit(&a).map(|a| a.size);
         assert!(a_size.is_some());
         assert!(pending.admit(&b).is_some());
         assert!(pending.admit(&c).is_none(), "the third does not fit");
