@@ -450,15 +450,23 @@ mod tests {
     /// A writer whose helper never writes (as on a machine busy with other work): its
     /// keeper waits `stall` for it, and `limit` bytes may be queued. Also the events of
     /// committed records, and a way to see the threads end.
-    fn starved(
-        stall: Duration,
-        limit: usize,
-    ) -> (
+    fn starved(stall: Duration, limit: usize) -> Writing {
+        writing(
+            stall,
+            limit,
+            Some(std::thread::spawn(|| {}).thread().clone()),
+        )
+    }
+
+    type Writing = (
         Handle,
         Arc<Pending>,
         broadcast::Receiver<Arc<Exchange>>,
         Weak<Shared>,
-    ) {
+    );
+
+    /// A writer with `helper` (or none) as its helper thread.
+    fn writing(stall: Duration, limit: usize, helper: Option<std::thread::Thread>) -> Writing {
         let conn = Connection::open_in_memory().unwrap();
         schema::prepare(&conn, true).unwrap();
         let (events, committed) = broadcast::channel(64);
@@ -474,8 +482,7 @@ mod tests {
         let (tx, rx) = std::sync::mpsc::channel();
         let shared = Arc::new(Shared::new(writer, rx, pending.clone(), stall));
         let weak = Arc::downgrade(&shared);
-        let helper = std::thread::spawn(|| {}).thread().clone();
-        let handle = start(shared, tx, Some(helper)).unwrap();
+        let handle = start(shared, tx, helper).unwrap();
         (handle, pending, committed, weak)
     }
 
@@ -540,6 +547,18 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         panic!("the keeper did not end");
+    }
+
+    #[tokio::test]
+    async fn without_a_helper_the_keeper_writes_records_and_flushes_alone() {
+        let (handle, pending, mut committed, _) = writing(Duration::from_secs(3600), 1 << 20, None);
+        let first = record(&handle, &pending, "/window");
+        assert_eq!(next(&mut committed).await.id, first.id);
+        let second = record(&handle, &pending, "/flushed");
+        let (tx, rx) = oneshot::channel();
+        handle.send(Op::Flush(tx)).unwrap();
+        rx.await.unwrap().unwrap();
+        assert_eq!(committed.try_recv().unwrap().id, second.id);
     }
 
     #[cfg(target_os = "linux")]
