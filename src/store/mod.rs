@@ -4,6 +4,7 @@
 mod pending;
 mod query;
 mod schema;
+mod threads;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -73,7 +74,7 @@ pub struct Options {
 /// A handle to the store; cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    ops: writer::Handle,
+    ops: threads::Handle,
     events: broadcast::Sender<Arc<Exchange>>,
     reader: Arc<Mutex<Connection>>,
     pending: Arc<Pending>,
@@ -116,7 +117,7 @@ impl Store {
         };
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let pending = Arc::new(Pending::new(max_pending));
-        let ops = writer::spawn(
+        let ops = threads::spawn(
             writer_conn,
             options.retain,
             options.verdict,
