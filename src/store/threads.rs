@@ -27,6 +27,11 @@ const STALL: Duration = Duration::from_millis(200);
 /// Largest number of operations committed in one transaction.
 const MAX_BATCH: usize = 256;
 
+/// Largest batch of the helper. The keeper may have to wait for the batch the helper is
+/// writing, and under load the helper gets CPU only now and then: a short batch keeps that
+/// wait, and the records that pile up meanwhile, small.
+const HELPER_BATCH: usize = 64;
+
 /// The way to the writer: operations, and the wake-ups that go with them.
 ///
 /// Two threads share the writer. The helper runs under `SCHED_IDLE`: it writes records
@@ -37,9 +42,9 @@ const MAX_BATCH: usize = 256;
 /// [`STALL`] without a commit (it writes them all). Where
 /// `SCHED_IDLE` is not available the keeper does everything, as a single writer would.
 /// Both take the same lock around a batch, so operations are applied in their order. A
-/// flush may have to wait for the batch the helper is writing (at most [`MAX_BATCH`]
-/// records, a few milliseconds of CPU), which takes longer on a machine busy with other
-/// work; deliveries never wait for either thread.
+/// flush may have to wait for the batch the helper is writing (at most [`HELPER_BATCH`]
+/// records, well under a millisecond of CPU), which takes longer on a machine busy with
+/// other work; deliveries never wait for either thread.
 #[derive(Clone)]
 pub struct Handle {
     inner: Arc<Inner>,
@@ -76,7 +81,7 @@ impl Handle {
             .ops
             .send(Op::Insert(Box::new(exchange), admitted.size));
         let threads = &self.inner.threads;
-        if admitted.over_mark {
+        if admitted.over_mark && threads.helper.is_some() {
             threads.shared.over_mark.store(true, Ordering::Relaxed);
         }
         if admitted.first || admitted.over_mark {
@@ -135,12 +140,12 @@ impl Shared {
 
     /// Writes batches until the queue is empty, or until no more than `down_to` bytes wait.
     /// Gives whether the queue is still open and whether the last batch was a full one.
-    fn drain(&self, down_to: usize) -> (bool, bool) {
+    fn drain(&self, down_to: usize, max_batch: usize) -> (bool, bool) {
         loop {
             let mut work = self.work.lock().unwrap_or_else(|e| e.into_inner());
             let mut batch = Vec::new();
             let mut open = true;
-            while batch.len() < MAX_BATCH {
+            while batch.len() < max_batch {
                 match work.ops.try_recv() {
                     Ok(op) => batch.push(op),
                     Err(TryRecvError::Empty) => break,
@@ -153,7 +158,7 @@ impl Shared {
             if batch.is_empty() {
                 return (open, false);
             }
-            let full = batch.len() == MAX_BATCH;
+            let full = batch.len() == max_batch;
             work.writer.apply(batch);
             drop(work);
             self.commits.fetch_add(1, Ordering::Relaxed);
@@ -175,7 +180,7 @@ impl Shared {
             if !backlog {
                 std::thread::park_timeout(GROUP_COMMIT_WINDOW);
             }
-            let (open, full) = self.drain(0);
+            let (open, full) = self.drain(0, HELPER_BATCH);
             if !open {
                 return;
             }
@@ -212,7 +217,7 @@ impl Shared {
                 } else {
                     self.pending.takeover_mark() / 2
                 };
-                if !self.drain(down_to).0 {
+                if !self.drain(down_to, MAX_BATCH).0 {
                     return;
                 }
                 since = Instant::now();
@@ -237,7 +242,7 @@ impl Shared {
                 // commits at once. Only the record's appearance is delayed, never a delivery.
                 std::thread::park_timeout(GROUP_COMMIT_WINDOW);
             }
-            if !self.drain(0).0 {
+            if !self.drain(0, MAX_BATCH).0 {
                 return;
             }
         }
