@@ -21,7 +21,7 @@ pub use pending::DEFAULT_MAX_PENDING_BYTES;
 use pending::Pending;
 pub use query::{Filter, LookupError, Summary};
 pub use schema::SCHEMA_VERSION;
-use writer::Op;
+use writer::{Op, Writer};
 
 /// New-exchange events buffered per subscriber before a slow one misses some.
 const EVENT_BUFFER: usize = 16 * 1024;
@@ -117,13 +117,14 @@ impl Store {
         };
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let pending = Arc::new(Pending::new(max_pending));
-        let ops = threads::spawn(
+        let writer = Writer::new(
             writer_conn,
             options.retain,
             options.verdict,
             events.clone(),
             pending.clone(),
         )?;
+        let ops = threads::spawn(writer, pending.clone())?;
         Ok(Self {
             ops,
             events,

@@ -6,10 +6,6 @@ use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use rusqlite::Connection;
-use tokio::sync::broadcast;
-
-use super::VerdictFn;
 use super::pending::{Admitted, Pending};
 use super::writer::{Op, Writer};
 use crate::exchange::Exchange;
@@ -249,15 +245,8 @@ impl Shared {
     }
 }
 
-/// Starts the writer's threads on `conn`.
-pub fn spawn(
-    conn: Connection,
-    retain: usize,
-    verdict: Option<VerdictFn>,
-    events: broadcast::Sender<Arc<Exchange>>,
-    pending: Arc<Pending>,
-) -> anyhow::Result<Handle> {
-    let writer = Writer::new(conn, retain, verdict, events, pending.clone())?;
+/// Starts the threads that run `writer`, whose records hold room in `pending`.
+pub fn spawn(writer: Writer, pending: Arc<Pending>) -> anyhow::Result<Handle> {
     let (tx, rx) = std::sync::mpsc::channel();
     let shared = Arc::new(Shared::new(writer, rx, pending, STALL));
     let helper = spawn_helper(&shared)?;
@@ -337,7 +326,8 @@ fn idle_policy() -> Result<(), ()> {
 mod tests {
     use std::sync::Weak;
 
-    use tokio::sync::oneshot;
+    use rusqlite::Connection;
+    use tokio::sync::{broadcast, oneshot};
 
     use super::*;
     use crate::store::schema;
