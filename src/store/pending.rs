@@ -11,7 +11,7 @@ use crate::exchange::Exchange;
 /// Default bound on the bytes of records waiting to be written.
 pub const DEFAULT_MAX_PENDING_BYTES: usize = 256 * 1024 * 1024;
 
-/// Queued bytes past which the writer stops waiting for idle CPU (see `writer`), unless
+/// Queued bytes past which the writer stops waiting for idle CPU (see `threads`), unless
 /// the bound itself is smaller: then at a quarter of it.
 const TAKEOVER_BYTES: usize = 4 * 1024 * 1024;
 
@@ -135,5 +135,21 @@ mod tests {
             "room again once one is written"
         );
         assert_eq!(pending.dropped(), 1);
+    }
+
+    #[test]
+    fn an_admission_says_if_the_queue_was_empty_and_if_it_passed_the_mark() {
+        // Each record weighs 1 013 bytes; the mark is a quarter of the bound: 1 100.
+        let pending = Pending::new(4400);
+        assert_eq!(pending.takeover_mark(), 1100);
+        let a = pending.admit(&exchange(500)).unwrap();
+        assert!(a.first && !a.over_mark);
+        let b = pending.admit(&exchange(500)).unwrap();
+        assert!(!b.first && b.over_mark, "the second takes it past the mark");
+        let c = pending.admit(&exchange(500)).unwrap();
+        assert!(!c.first && !c.over_mark, "already past it");
+        pending.release(a.size + b.size + c.size);
+        assert!(pending.is_empty());
+        assert!(pending.admit(&exchange(500)).unwrap().first);
     }
 }

@@ -82,7 +82,8 @@ impl Handle {
         }
         if admitted.first || admitted.over_mark {
             // The queue was empty, so the writer may be parked: one wake-up per batch, not
-            // per record. The keeper too, to watch for a helper that gets no CPU.
+            // per record. The keeper too: to watch for a helper that gets no CPU, or to
+            // step in now that the queue passed its mark.
             if let Some(helper) = &threads.helper {
                 helper.unpark();
             }
