@@ -80,7 +80,7 @@ impl Pending {
 
     /// Whether no record waits (admitted and not yet written).
     pub fn is_empty(&self) -> bool {
-        self.bytes.load(Ordering::Relaxed) == 0
+        self.bytes() == 0
     }
 
     /// Queued bytes past which the writer must not wait for idle CPU any longer.

@@ -71,7 +71,7 @@ impl Drop for Threads {
 impl Handle {
     /// Queues a record admitted by [`Pending::admit`]; it waits for the window.
     pub fn insert(&self, exchange: Exchange, admitted: Admitted) {
-        // The writer only goes away at process exit; nothing to do then.
+        // The threads keep the receiver until this sender is gone: it cannot fail.
         let _ = self
             .inner
             .ops
@@ -105,8 +105,6 @@ impl Handle {
 struct Shared {
     work: Mutex<Work>,
     pending: Arc<Pending>,
-    /// How long records may wait for the helper ([`STALL`]).
-    stall: Duration,
     /// A flush or clear waits: the keeper writes everything up to it now.
     urgent: AtomicBool,
     /// The queue passed its takeover mark: the keeper writes part of it now.
@@ -123,11 +121,10 @@ struct Work {
 }
 
 impl Shared {
-    fn new(writer: Writer, ops: Receiver<Op>, pending: Arc<Pending>, stall: Duration) -> Self {
+    fn new(writer: Writer, ops: Receiver<Op>, pending: Arc<Pending>) -> Self {
         Self {
             work: Mutex::new(Work { writer, ops }),
             pending,
-            stall,
             urgent: AtomicBool::new(false),
             over_mark: AtomicBool::new(false),
             closing: AtomicBool::new(false),
@@ -185,15 +182,15 @@ impl Shared {
         }
     }
 
-    /// The keeper, with a helper beside it: writes what must not wait, the queue down to
-    /// half its mark once it passes it, and everything when records have waited its stall
-    /// time with no commit.
-    fn keep(&self) {
+    /// The keeper: writes what must not wait, the queue down to half its mark once it
+    /// passes it, and everything when records have waited `stall` with no commit. Alone,
+    /// with the group-commit window as `stall`, it is the whole writer: each batch waits
+    /// out the window, then is written.
+    fn keep(&self, stall: Duration) {
         let mut seen = self.commits.load(Ordering::Relaxed);
         let mut since = Instant::now();
         loop {
-            let urgent =
-                self.urgent.swap(false, Ordering::Relaxed) || self.closing.load(Ordering::Relaxed);
+            let urgent = self.take_urgent();
             let over_mark = self.over_mark.swap(false, Ordering::Relaxed);
             if self.pending.is_empty() && !urgent {
                 std::thread::park();
@@ -205,7 +202,7 @@ impl Shared {
                 seen = commits;
                 since = Instant::now();
             }
-            let stalled = since.elapsed() >= self.stall;
+            let stalled = since.elapsed() >= stall;
             if urgent || stalled || over_mark {
                 // Past the mark, leave half of it to the helper: it then has work for
                 // every moment a CPU would idle.
@@ -220,57 +217,41 @@ impl Shared {
                 since = Instant::now();
                 continue;
             }
-            std::thread::park_timeout(self.stall.saturating_sub(since.elapsed()));
+            std::thread::park_timeout(stall.saturating_sub(since.elapsed()));
         }
     }
 
-    /// The keeper alone: waits for records or an urgent operation, writes them.
-    fn write_alone(&self) {
-        loop {
-            let urgent =
-                self.urgent.swap(false, Ordering::Relaxed) || self.closing.load(Ordering::Relaxed);
-            if self.pending.is_empty() && !urgent {
-                std::thread::park();
-                continue;
-            }
-            if !urgent {
-                // Parking rather than waiting on the channel means senders of records never
-                // pay to wake this thread mid-window; a flush or clear unparks it, so it
-                // commits at once. Only the record's appearance is delayed, never a delivery.
-                std::thread::park_timeout(GROUP_COMMIT_WINDOW);
-            }
-            if !self.drain(0, MAX_BATCH).0 {
-                return;
-            }
-        }
+    /// Whether a flush or clear waits, or the store was dropped (clearing the former).
+    fn take_urgent(&self) -> bool {
+        self.urgent.swap(false, Ordering::Relaxed) || self.closing.load(Ordering::Relaxed)
     }
 }
 
 /// Starts the threads that run `writer`, whose records hold room in `pending`.
 pub fn spawn(writer: Writer, pending: Arc<Pending>) -> anyhow::Result<Handle> {
     let (tx, rx) = std::sync::mpsc::channel();
-    let shared = Arc::new(Shared::new(writer, rx, pending, STALL));
+    let shared = Arc::new(Shared::new(writer, rx, pending));
     let helper = spawn_helper(&shared)?;
-    start(shared, tx, helper)
+    start(shared, tx, helper, STALL)
 }
 
-/// Starts the keeper beside `helper` (or alone) and hands out the way to them.
+/// Starts the keeper beside `helper`, which it waits `stall` for, or alone, and hands out
+/// the way to them.
 fn start(
     shared: Arc<Shared>,
     ops: Sender<Op>,
     helper: Option<std::thread::Thread>,
+    stall: Duration,
 ) -> anyhow::Result<Handle> {
     let keeper_shared = shared.clone();
-    let alone = helper.is_none();
+    let stall = if helper.is_some() {
+        stall
+    } else {
+        GROUP_COMMIT_WINDOW
+    };
     let keeper = std::thread::Builder::new()
         .name("hooktap-store".into())
-        .spawn(move || {
-            if alone {
-                keeper_shared.write_alone()
-            } else {
-                keeper_shared.keep()
-            }
-        })?
+        .spawn(move || keeper_shared.keep(stall))?
         .thread()
         .clone();
     Ok(Handle {
@@ -360,9 +341,9 @@ mod tests {
         let pending = Arc::new(Pending::new(limit));
         let writer = Writer::new(conn, 100, None, events, pending.clone()).unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
-        let shared = Arc::new(Shared::new(writer, rx, pending.clone(), stall));
+        let shared = Arc::new(Shared::new(writer, rx, pending.clone()));
         let weak = Arc::downgrade(&shared);
-        let handle = start(shared, tx, helper).unwrap();
+        let handle = start(shared, tx, helper, stall).unwrap();
         (handle, pending, committed, weak)
     }
 
