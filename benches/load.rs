@@ -286,22 +286,26 @@ pub struct Spend {
     pub threads: Vec<(String, f64)>,
 }
 
+/// The whole machine's busy µs per request and its idle share between two
+/// [`machine_cpu_us`] readings around `requests` requests.
+pub fn machine_spend(start: (u64, u64), end: (u64, u64), requests: u64) -> (f64, f64) {
+    let busy = end.0.saturating_sub(start.0) as f64;
+    let idle = end.1.saturating_sub(start.1) as f64;
+    (busy / requests.max(1) as f64, idle / (busy + idle).max(1.0))
+}
+
 /// Runs `f` (a load run) and measures [`Spend`] around it.
 pub fn measured(f: impl FnOnce() -> Run) -> (Run, Spend) {
     let own = std::process::id();
-    let (busy0, idle0) = machine_cpu_us();
+    let machine0 = machine_cpu_us();
     let threads0 = thread_cpu_us(own);
     let run = f();
     let threads1 = thread_cpu_us(own);
-    let (busy1, idle1) = machine_cpu_us();
-    let n = run.requests.max(1) as f64;
-    let threads = per_request(&threads0, &threads1, run.requests);
-    let busy = (busy1 - busy0) as f64;
-    let idle = (idle1 - idle0) as f64;
+    let (machine_us, idle_share) = machine_spend(machine0, machine_cpu_us(), run.requests);
     let spend = Spend {
-        machine_us: busy / n,
-        idle_share: idle / (busy + idle).max(1.0),
-        threads,
+        machine_us,
+        idle_share,
+        threads: per_request(&threads0, &threads1, run.requests),
     };
     (run, spend)
 }

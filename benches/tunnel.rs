@@ -85,8 +85,8 @@ fn main() {
                     (agent.cpu_us() - before[1]) as f64 / n,
                 ]);
                 machine.push([
-                    Spent::between(spent, between, d.latencies_us.len()),
-                    Spent::between(between, after, t.latencies_us.len()),
+                    load::machine_spend(spent, between, d.latencies_us.len() as u64),
+                    load::machine_spend(between, after, t.latencies_us.len() as u64),
                 ]);
                 ratios.push(t.rate() / d.rate());
                 rates.push((d.rate(), t.rate()));
@@ -98,15 +98,17 @@ fn main() {
                 median(cpu.iter().map(|c| c[0]).collect()),
                 median(cpu.iter().map(|c| c[1]).collect())
             );
-            let of =
-                |i: usize, f: fn(&Spent) -> f64| median(machine.iter().map(|m| f(&m[i])).collect());
+            // (busy µs per request, idle share) of the direct (0) and tunnel (1) rounds.
+            let of = |i: usize, f: fn(&(f64, f64)) -> f64| {
+                median(machine.iter().map(|m| f(&m[i])).collect())
+            };
             println!(
                 "{:<34} direct {:.1} (idle {:.0}%), tunnel {:.1} (idle {:.0}%)",
                 "  machine CPU µs per request",
-                of(0, |s| s.busy_us),
-                100.0 * of(0, |s| s.idle_share),
-                of(1, |s| s.busy_us),
-                100.0 * of(1, |s| s.idle_share),
+                of(0, |s| s.0),
+                100.0 * of(0, |s| s.1),
+                of(1, |s| s.0),
+                100.0 * of(1, |s| s.1),
             );
         }
         if only.contains("latency") {
@@ -155,23 +157,6 @@ fn main() {
     );
     drop((relay, agent));
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// The whole machine's CPU over one load run: busy µs per request, and the idle share.
-struct Spent {
-    busy_us: f64,
-    idle_share: f64,
-}
-
-impl Spent {
-    fn between(start: (u64, u64), end: (u64, u64), requests: usize) -> Self {
-        let busy = end.0.saturating_sub(start.0) as f64;
-        let idle = end.1.saturating_sub(start.1) as f64;
-        Self {
-            busy_us: busy / requests.max(1) as f64,
-            idle_share: idle / (busy + idle).max(1.0),
-        }
-    }
 }
 
 /// Kills the child process when dropped, also when the bench panics.

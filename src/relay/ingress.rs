@@ -2,7 +2,6 @@
 //! `<name>.<domain>`), enforce the limits, and stream it through the tunnel, or queue it
 //! while the agent is away. Also serves `/_hooktap/health` and `/_hooktap/metrics`.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
@@ -21,7 +20,7 @@ use super::{OfflineMode, Shared};
 use crate::body::BoxBody;
 use crate::exchange::unix_micros;
 use crate::forward::{
-    add_forwarded_for, error_response, forwarded_for, header_list, strip_hop_by_hop, version_name,
+    add_forwarded_for, error_response, header_list, strip_hop_by_hop, version_name,
 };
 use crate::tunnel::protocol as proto;
 
@@ -29,7 +28,7 @@ use crate::tunnel::protocol as proto;
 pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    forwarded_for: Option<HeaderValue>,
 ) -> Response<BoxBody> {
     let path = req.uri().path();
     if path == proto::TUNNEL_PATH {
@@ -39,7 +38,7 @@ pub async fn handle(
         return own_endpoint(&shared, req.method(), path);
     }
     // Only traffic for tunnels is counted, not the relay's own endpoints.
-    let response = route_and_answer(&shared, req, peer).await;
+    let response = route_and_answer(&shared, req, forwarded_for.as_ref()).await;
     shared.metrics.count_status(response.status().as_u16());
     response
 }
@@ -47,7 +46,7 @@ pub async fn handle(
 async fn route_and_answer(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
-    peer: SocketAddr,
+    forwarded_for: Option<&HeaderValue>,
 ) -> Response<BoxBody> {
     let limits = &shared.config.limits;
     if header_bytes(req.headers()) > limits.max_header {
@@ -80,7 +79,7 @@ async fn route_and_answer(
         req.uri().path_and_query().map_or("/", |pq| pq.as_str())
     );
     let (mut parts, body) = req.into_parts();
-    prepare_headers(shared, &mut parts, peer, &host, &public_url);
+    prepare_headers(shared, &mut parts, forwarded_for, &host, &public_url);
     let session = shared.registry.get(&name);
     match session {
         Some(session) if session.is_live() => {
@@ -174,7 +173,7 @@ fn route(shared: &Shared, host: &str, req: &Request<Incoming>) -> Option<(String
 fn prepare_headers(
     shared: &Shared,
     parts: &mut Parts,
-    peer: SocketAddr,
+    forwarded_for: Option<&HeaderValue>,
     host: &str,
     public_url: &str,
 ) {
@@ -184,8 +183,8 @@ fn prepare_headers(
     for name in proto::INTERNAL_HEADERS {
         headers.remove(name);
     }
-    if let Some(entry) = forwarded_for(peer) {
-        add_forwarded_for(headers, &entry);
+    if let Some(entry) = forwarded_for {
+        add_forwarded_for(headers, entry);
     }
     let mut set = |name: &'static str, value: &str| {
         if let Ok(value) = HeaderValue::from_str(value) {

@@ -199,9 +199,11 @@ where
         .header_read_timeout(limits.idle_timeout)
         .max_buf_size((limits.max_header * 2).max(64 * 1024));
     let service_shared = shared.clone();
+    // The sender's X-Forwarded-For entry, made once per connection.
+    let forwarded_for = crate::forward::forwarded_for(peer);
     let service = service_fn(move |req| {
-        let shared = service_shared.clone();
-        async move { Ok::<_, Infallible>(ingress::handle(shared, req, peer).await) }
+        let (shared, forwarded_for) = (service_shared.clone(), forwarded_for.clone());
+        async move { Ok::<_, Infallible>(ingress::handle(shared, req, forwarded_for).await) }
     });
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)

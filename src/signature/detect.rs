@@ -129,9 +129,10 @@ pub fn candidates(req: &RecordedRequest) -> Vec<(&'static str, Strength)> {
         }
     }
     // X-Hub-Signature: GitHub's legacy SHA-1, Intercom's SHA-1, or Bitbucket's SHA-256.
-    if let Some(value) = req
-        .header("x-hub-signature")
-        .filter(|_| present.has(HUB_SIGNATURE))
+    if let Some(value) = present
+        .has(HUB_SIGNATURE)
+        .then(|| req.header("x-hub-signature"))
+        .flatten()
     {
         // All three, the likeliest first, so whichever has a secret is checked.
         let providers: &[&str] = if value.trim_start().starts_with("sha256=") {
