@@ -2,16 +2,25 @@
 //! recording on (a real SQLite file), in one run. Prints requests per second at 32
 //! connections, p50/p99 latency at 1 connection, and the ratios.
 //!
+//! Also: how soon each exchange is committed and its event printed after its response
+//! ended (p50/p99, at 1 000 req/s and under full load), 1 MiB bodies at 4 connections,
+//! and hooktap's peak memory in each phase.
+//!
 //! Run: `cargo bench --bench capture`. BENCH_SECS (default 5) is the time per measurement,
 //! split over BENCH_ROUNDS (default 5) interleaved rounds.
 
 mod load;
 
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
-use load::median;
+use load::{Tracker, median};
+
+/// When each tracked request's event was read from hooktap's output.
+type Seen = Arc<Mutex<HashMap<u64, Instant>>>;
 
 fn main() {
     let secs: u64 = load::env_number("BENCH_SECS", 5);
@@ -54,8 +63,22 @@ fn main() {
     stdout.read_line(&mut ready).unwrap();
     let ready: serde_json::Value = serde_json::from_str(&ready).unwrap();
     let via: std::net::SocketAddr = ready["capture_addr"].as_str().unwrap().parse().unwrap();
-    // Drain the NDJSON events so the pipe never blocks hooktap.
-    std::thread::spawn(move || for _ in stdout.lines() {});
+    // Read the NDJSON events as they come (so the pipe never blocks hooktap), noting when
+    // each tracked request's event arrived.
+    let seen: Seen = Arc::default();
+    let events_seen = seen.clone();
+    std::thread::spawn(move || {
+        for line in stdout.lines() {
+            let Ok(line) = line else { break };
+            let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if let Some(n) = event["path"].as_str().and_then(load::tracked_number) {
+                events_seen.lock().unwrap().insert(n, Instant::now());
+            }
+        }
+    });
+    let pid = child.id();
 
     let body = load::json_body(1024);
     // Warm both paths (connection pools, SQLite pages).
@@ -76,6 +99,8 @@ fn main() {
     let mut added_p50 = Vec::new();
     let mut added_p99 = Vec::new();
     let mut via_requests = warm.requests;
+    let full_load = Arc::new(Tracker::default());
+    load::reset_peak_rss(pid);
     for _ in 0..rounds {
         let (direct, direct_spend) =
             load::measured(|| load::run_load(app, "/hook", body.clone(), 32, duration));
@@ -89,8 +114,10 @@ fn main() {
                 .map_or(0.0, |(_, us)| *us),
         );
         let threads_before = load::thread_cpu_us(child.id());
-        let (proxied, via_spend) =
-            load::measured(|| load::run_load(via, "/hook", body.clone(), 32, duration));
+        let (proxied, via_spend) = load::measured(|| {
+            let tracker = Some(full_load.clone());
+            load::run_load_with(via, "/hook", body.clone(), 32, duration, None, tracker)
+        });
         let threads_after = load::thread_cpu_us(child.id());
         spends.push([direct_spend, plain_spend, via_spend]);
         throughput.push((direct.rps(), proxied.rps()));
@@ -107,6 +134,32 @@ fn main() {
         }
         via_requests += proxied.requests + proxied_1.requests;
     }
+    let peak_1k = load::peak_rss_mib(pid);
+    let full_lag = commit_lag(&full_load, &seen);
+
+    // 1 000 req/s: 4 connections, each starting a request every 4 ms.
+    let paced = Arc::new(Tracker::default());
+    load::reset_peak_rss(pid);
+    let paced_secs = load::env_number("BENCH_PACED_SECS", 3);
+    let paced_run = load::run_load_with(
+        via,
+        "/hook",
+        body.clone(),
+        4,
+        Duration::from_secs(paced_secs),
+        Some(Duration::from_millis(4)),
+        Some(paced.clone()),
+    );
+    let paced_lag = commit_lag(&paced, &seen);
+    let peak_paced = load::peak_rss_mib(pid);
+
+    // 1 MiB bodies at 4 connections, recorded whole (under the 10 MiB capture limit).
+    let big = load::json_body(1024 * 1024);
+    load::reset_peak_rss(pid);
+    let big_secs = load::env_number("BENCH_BIG_SECS", 3);
+    let big_run = load::run_load(via, "/big", big.clone(), 4, Duration::from_secs(big_secs));
+    let peak_big = load::peak_rss_mib(pid);
+    via_requests += paced_run.requests + big_run.requests;
 
     println!(
         "hooktap listen benchmark, 1 KiB JSON POSTs, recording on, {rounds} interleaved rounds \
@@ -154,16 +207,70 @@ fn main() {
         median(added_p50),
         median(added_p99)
     );
+    for (label, lag) in [
+        ("at 1 000 req/s", &paced_lag),
+        ("under full load @32 conns", &full_lag),
+    ] {
+        println!(
+            "commit + event after the response ended, {label}: p50 {:.1} ms, p99 {:.1} ms, \
+             max {:.1} ms ({} events of {} responses)",
+            lag.p50_ms, lag.p99_ms, lag.max_ms, lag.seen, lag.ended,
+        );
+    }
+    println!(
+        "1 MiB POSTs @4 conns via hooktap: {:.1} MB/s ({} requests)",
+        big_run.requests as f64 * big.len() as f64 / 1e6 / big_run.elapsed.as_secs_f64(),
+        big_run.requests
+    );
     println!("requests through hooktap in this run: {}", via_requests);
     println!(
-        "hooktap peak memory: {:.1} MiB",
-        load::peak_rss_mib(child.id())
+        "hooktap peak memory by phase: 1 KiB rounds {peak_1k:.1} MiB, 1 000 req/s \
+         {peak_paced:.1} MiB, 1 MiB bodies {peak_big:.1} MiB"
     );
     // Ctrl-C, so hooktap (and a profiler around it) exits cleanly.
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();
     let _ = child.wait();
+}
+
+/// How long after their responses ended the tracked requests' events were read.
+struct Lag {
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    seen: usize,
+    ended: usize,
+}
+
+/// Waits (at most 10 s) for the events of `tracker`'s requests, then measures their lag.
+/// A request with no event is one hooktap did not record: `seen` < `ended` shows it.
+fn commit_lag(tracker: &Tracker, seen: &Seen) -> Lag {
+    let ends = tracker.take();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        let seen = seen.lock().unwrap();
+        if ends.keys().all(|n| seen.contains_key(n)) {
+            break;
+        }
+        drop(seen);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let seen = seen.lock().unwrap();
+    let lags: Vec<f64> = ends
+        .iter()
+        .filter_map(|(n, end)| {
+            let at = seen.get(n)?;
+            Some(at.saturating_duration_since(*end).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    Lag {
+        p50_ms: load::percentile(lags.clone(), 0.50),
+        p99_ms: load::percentile(lags.clone(), 0.99),
+        max_ms: load::percentile(lags.clone(), 1.0),
+        seen: lags.len(),
+        ended: ends.len(),
+    }
 }
 
 /// Where the machine's CPU went per request @32 connections, for each path: the whole

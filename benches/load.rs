@@ -2,8 +2,11 @@
 //! requests per second and latency percentiles. Loopback only, bounded in time.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -44,6 +47,53 @@ pub fn run_load(
     connections: usize,
     duration: Duration,
 ) -> Run {
+    run_load_with(addr, path, body, connections, duration, None, None)
+}
+
+/// Notes when each request's response ended, by a number carried in its query
+/// (`?n=…`), so the benchmark can match it with hooktap's event for it.
+#[derive(Default)]
+pub struct Tracker {
+    next: AtomicU64,
+    ends: Mutex<HashMap<u64, Instant>>,
+}
+
+impl Tracker {
+    fn start(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn ended(&self, n: u64) {
+        self.ends.lock().unwrap().insert(n, Instant::now());
+    }
+
+    /// Responses ended so far.
+    pub fn len(&self) -> usize {
+        self.ends.lock().unwrap().len()
+    }
+
+    /// Takes the noted ends.
+    pub fn take(&self) -> HashMap<u64, Instant> {
+        std::mem::take(&mut self.ends.lock().unwrap())
+    }
+}
+
+/// The number [`Tracker`] put in a request's path (`/hook?n=12`).
+pub fn tracked_number(path: &str) -> Option<u64> {
+    path.rsplit_once("?n=")?.1.parse().ok()
+}
+
+/// [`run_load`], optionally paced (each connection starts a request every `pace`) and
+/// tracked (each request carries a number, and its end is noted).
+pub fn run_load_with(
+    addr: SocketAddr,
+    path: &str,
+    body: Bytes,
+    connections: usize,
+    duration: Duration,
+    pace: Option<Duration>,
+    tracker: Option<Arc<Tracker>>,
+) -> Run {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -55,6 +105,7 @@ pub fn run_load(
             .map(|_| {
                 let body = body.clone();
                 let path = path.to_string();
+                let tracker = tracker.clone();
                 tokio::spawn(async move {
                     let stream = TcpStream::connect(addr).await.expect("connect");
                     stream.set_nodelay(true).unwrap();
@@ -63,9 +114,22 @@ pub fn run_load(
                             .await
                             .expect("handshake");
                     tokio::spawn(conn);
+                    let mut ticks = pace.map(|p| {
+                        let mut ticks = tokio::time::interval(p);
+                        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                        ticks
+                    });
                     let mut latencies = Vec::new();
                     while Instant::now() < deadline {
-                        let req = Request::post(&path)
+                        if let Some(ticks) = ticks.as_mut() {
+                            ticks.tick().await;
+                        }
+                        let n = tracker.as_ref().map(|t| t.start());
+                        let uri = match n {
+                            Some(n) => format!("{path}?n={n}"),
+                            None => path.clone(),
+                        };
+                        let req = Request::post(uri)
                             .header("host", addr.to_string())
                             .header("content-type", "application/json")
                             .body(Full::new(body.clone()))
@@ -79,6 +143,9 @@ pub fn run_load(
                         );
                         response.into_body().collect().await.expect("body");
                         latencies.push(t.elapsed().as_micros() as u64);
+                        if let (Some(tracker), Some(n)) = (&tracker, n) {
+                            tracker.ended(n);
+                        }
                     }
                     latencies
                 })
@@ -94,6 +161,21 @@ pub fn run_load(
             latencies_us,
         }
     })
+}
+
+/// Resets the peak resident memory of process `pid` to its current size, so
+/// [`peak_rss_mib`] then reports the peak of what follows (Linux `clear_refs`).
+pub fn reset_peak_rss(pid: u32) {
+    let _ = std::fs::write(format!("/proc/{pid}/clear_refs"), "5");
+}
+
+/// A percentile of `values` (0 when empty).
+pub fn percentile(mut values: Vec<f64>, p: f64) -> f64 {
+    values.sort_by(f64::total_cmp);
+    if values.is_empty() {
+        return 0.0;
+    }
+    values[((values.len() as f64 - 1.0) * p).round() as usize]
 }
 
 /// Serves HTTP/1.1 with `service` on a loopback port, on a thread named `name` with its own

@@ -60,6 +60,7 @@ fn main() {
     let store = Store::open(Options {
         location: Location::File(dir.path().join("bench.db")),
         retain: hooktap::store::DEFAULT_RETAIN,
+        retain_bytes: None,
         verdict: None,
     })
     .unwrap();

@@ -55,6 +55,19 @@ fn main() {
     let (run, only) = settings();
     let rounds = 5;
     let round = (run / rounds).max(Duration::from_millis(200));
+    let pids = (relay.0.id(), agent.0.id());
+    // Peak memory of each phase: (phase, relay MiB, agent MiB).
+    let mut peaks: Vec<(&str, f64, f64)> = Vec::new();
+    let mut phase_done = |label| {
+        peaks.push((
+            label,
+            load::peak_rss_mib(pids.0),
+            load::peak_rss_mib(pids.1),
+        ));
+        load::reset_peak_rss(pids.0);
+        load::reset_peak_rss(pids.1);
+    };
+    phase_done("start");
     runtime.block_on(async {
         println!(
             "hooktap tunnel benchmark ({} s per run; relay pid {}, agent pid {})",
@@ -110,6 +123,7 @@ fn main() {
                 of(1, |s| s.0),
                 100.0 * of(1, |s| s.1),
             );
+            phase_done("1 KiB @32");
         }
         if only.contains("latency") {
             let d = load(&direct, SMALL, 1, run).await;
@@ -124,6 +138,7 @@ fn main() {
                 d.percentile(99.0),
                 t.percentile(99.0),
             );
+            phase_done("1 KiB @1");
         }
         if only.contains("mb") {
             let mut ratios = Vec::new();
@@ -135,6 +150,7 @@ fn main() {
                 rates.push((d.megabytes(LARGE), t.megabytes(LARGE)));
             }
             row_median("1 MiB POST, 4 conns, MB/s", &rates, &ratios);
+            phase_done("1 MiB @4");
         }
         if !only.contains("upload") {
             return;
@@ -147,14 +163,12 @@ fn main() {
             UPLOAD >> 20,
             UPLOAD as f64 / 1e6 / secs
         );
+        phase_done("1 GiB upload");
     });
-    let relay_peak = peak_kib(relay.0.id());
-    let agent_peak = peak_kib(agent.0.id());
-    println!(
-        "peak memory (VmHWM): relay {:.1} MiB, agent {:.1} MiB (target < 64 MiB each)",
-        relay_peak as f64 / 1024.0,
-        agent_peak as f64 / 1024.0
-    );
+    println!("peak memory by phase (VmHWM, target < 64 MiB each):");
+    for (phase, relay_mib, agent_mib) in &peaks[1..] {
+        println!("  {phase:<14} relay {relay_mib:.1} MiB, agent {agent_mib:.1} MiB");
+    }
     drop((relay, agent));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -405,18 +419,4 @@ async fn upload(url: &str, size: usize) {
         response.status()
     );
     let _ = response.into_body().collect().await;
-}
-
-/// Peak resident memory of a process, KiB.
-fn peak_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kib| kib.parse().ok())
-        })
-        .unwrap_or(0)
 }

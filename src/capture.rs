@@ -195,6 +195,7 @@ mod tests {
         let store = Store::open(Options {
             location: Location::Memory,
             retain: 10,
+            retain_bytes: None,
             verdict: None,
         })
         .unwrap();

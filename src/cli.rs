@@ -73,6 +73,11 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N", default_value_t = crate::store::DEFAULT_RETAIN)]
     pub retain: usize,
 
+    /// How many bytes of bodies and headers the store keeps; the oldest requests go
+    /// first (e.g. 1GiB, 200MiB). Default: 1GiB, or 32MiB with `--store :memory:`.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub retain_bytes: Option<usize>,
+
     /// Print one line per request instead of the terminal UI (the only mode for now, and
     /// the default whenever stdout is not a terminal).
     #[arg(long)]

@@ -13,8 +13,11 @@ use crate::signature::Verdict;
 
 /// A short, time-sortable identifier: 12 lowercase Crockford base32 characters.
 ///
-/// The top 42 bits are milliseconds since the Unix epoch, the low 18 bits a counter, so
-/// ids sort by creation time and stay unique within a process even at the same millisecond.
+/// The top 42 bits are milliseconds since the Unix epoch, the low 18 bits a counter that
+/// starts each millisecond at a random offset chosen once per process, so ids sort by
+/// creation time, stay unique within a process, and two processes writing one store
+/// rarely pick the same one. The store's writer settles the rare clash (see
+/// [`crate::store`]): the id a committed record carries is the one to print.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct ExchangeId(pub String);
@@ -27,8 +30,11 @@ impl ExchangeId {
     /// A new id for "now", strictly greater than any id this process made before.
     pub fn generate() -> Self {
         static LAST: AtomicU64 = AtomicU64::new(0);
+        static SALT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        // Half the counter's range, so a process can still mint 2^17 ids in one millisecond.
+        let salt = *SALT.get_or_init(|| rand::random::<u64>() & ((1 << 17) - 1));
         let millis = unix_micros(SystemTime::now()) as u64 / 1000;
-        let candidate = (millis & ((1 << 42) - 1)) << 18;
+        let candidate = ((millis & ((1 << 42) - 1)) << 18) | salt;
         let mut last = LAST.load(Ordering::Relaxed);
         loop {
             let next = if candidate > last {
@@ -41,6 +47,12 @@ impl ExchangeId {
                 Err(actual) => last = actual,
             }
         }
+    }
+
+    /// The id right after this one (how the store settles a clash between processes).
+    pub fn next(&self) -> Option<Self> {
+        let value = self.to_u64()?.checked_add(1)?;
+        (value < 1 << 60).then(|| Self::from_u64(value))
     }
 
     /// The id as text.

@@ -86,6 +86,40 @@ pub struct Forwarder {
     pool: Arc<UpstreamPool>,
     config: Arc<ForwardConfig>,
     store: Store,
+    in_flight: Arc<InFlight>,
+}
+
+/// Exchanges begun and not yet recorded.
+#[derive(Default)]
+struct InFlight {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Counts one exchange in flight until dropped (with its [`Recorder`], after the record
+/// is queued).
+struct InFlightGuard(Arc<InFlight>);
+
+impl InFlightGuard {
+    fn new(in_flight: &Arc<InFlight>) -> Self {
+        in_flight
+            .count
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Self(in_flight.clone())
+    }
+}
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self
+            .0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 impl Forwarder {
@@ -95,6 +129,7 @@ impl Forwarder {
             pool: UpstreamPool::new(),
             config: Arc::new(config),
             store,
+            in_flight: Arc::default(),
         }
     }
 
@@ -108,6 +143,27 @@ impl Forwarder {
         &self.store
     }
 
+    /// Exchanges begun and not yet recorded (waiting for the app, or bodies streaming).
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+            .count
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Waits until no exchange is in flight: every one begun so far is queued for the
+    /// store. Shutdown waits for this before the final flush.
+    pub async fn idle(&self) {
+        loop {
+            let notified = self.in_flight.idle.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.in_flight() == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+
     /// Forwards `req` and returns the app's response (or a 502/504 of hooktap's own); the
     /// exchange is recorded once both bodies are done.
     pub async fn forward<B>(&self, req: Request<B>, meta: RequestMeta) -> Response<BoxBody>
@@ -115,6 +171,24 @@ impl Forwarder {
         B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
         B::Error: Into<BoxError>,
     {
+        self.forward_then(req, meta, None).await
+    }
+
+    /// [`Forwarder::forward`], telling `committed` the record once it is committed (with
+    /// the id it is stored under).
+    pub async fn forward_then<B>(
+        &self,
+        req: Request<B>,
+        meta: RequestMeta,
+        committed: Option<tokio::sync::oneshot::Sender<Arc<Exchange>>>,
+    ) -> Response<BoxBody>
+    where
+        B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+        B::Error: Into<BoxError>,
+    {
+        // Records waiting for the disk are bounded: past the bound, wait for room rather
+        // than grow memory (briefly: the writer commits in milliseconds).
+        self.store.room().await;
         let started = Instant::now();
         let received_at_us = meta
             .received_at_us
@@ -151,9 +225,10 @@ impl Forwarder {
             verdict: None,
         };
         let recorder = Arc::new(Recorder {
-            state: Mutex::new(Some(exchange)),
+            state: Mutex::new(Some((exchange, committed))),
             store: self.store.clone(),
             started,
+            _in_flight: InFlightGuard::new(&self.in_flight),
         });
 
         prepare_outbound_headers(&mut parts.headers, &target, &meta);
@@ -373,17 +448,22 @@ pub fn version_name(version: http::Version) -> &'static str {
     }
 }
 
+/// Who waits for a record's commit.
+type Committed = Option<tokio::sync::oneshot::Sender<Arc<Exchange>>>;
+
 /// Collects the parts of one exchange and records it when the last part is dropped.
 struct Recorder {
-    state: Mutex<Option<Exchange>>,
+    state: Mutex<Option<(Exchange, Committed)>>,
     store: Store,
     started: Instant,
+    // Dropped after `drop` has queued the record.
+    _in_flight: InFlightGuard,
 }
 
 impl Recorder {
     fn with<T>(&self, f: impl FnOnce(&mut Exchange) -> T) -> Option<T> {
         let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        guard.as_mut().map(f)
+        guard.as_mut().map(|(ex, _)| f(ex))
     }
 
     fn set_response(&self, status: u16, headers: Vec<Header>) {
@@ -410,9 +490,9 @@ impl Drop for Recorder {
             .get_mut()
             .unwrap_or_else(|e| e.into_inner())
             .take();
-        if let Some(mut exchange) = taken {
+        if let Some((mut exchange, committed)) = taken {
             exchange.duration_us = self.started.elapsed().as_micros() as i64;
-            self.store.record(exchange);
+            self.store.record_then(exchange, committed);
         }
     }
 }

@@ -10,7 +10,6 @@ use futures_util::StreamExt;
 use http::header::{HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
-use tokio::sync::broadcast::error::RecvError;
 use tokio::time::Instant;
 
 use crate::diff::responses_differ;
@@ -137,16 +136,14 @@ pub async fn send(
     replay_of: Option<ExchangeId>,
 ) -> Result<Arc<Exchange>, ReplayError> {
     let request = build_request(req).map_err(ReplayError::Refused)?;
-    let store = forwarder.store();
-    let id = ExchangeId::generate();
-    // Subscribe before sending, so the record cannot pass by unseen.
-    let mut events = store.subscribe();
     let mut meta = RequestMeta::new(Source::Replay);
     meta.replay_of = replay_of;
     meta.public_url = public_url;
     meta.target = Some(target);
-    meta.id = Some(id.clone());
-    let response = forwarder.forward(request, meta).await;
+    // Told the record as committed: its id is the one it is stored under, even when
+    // another process writing the same store took the id this one was made with.
+    let (committed, record) = tokio::sync::oneshot::channel();
+    let response = forwarder.forward_then(request, meta, Some(committed)).await;
     // Read the answer to its end: the record is written once both bodies are done.
     let mut body = response.into_body();
     while let Some(frame) = body.frame().await {
@@ -155,30 +152,16 @@ pub async fn send(
         }
     }
     drop(body);
-    // The record is queued by now (both bodies are done), usually: a flush commits it at
-    // once instead of after the writer's group-commit wait, which would otherwise pace
-    // sequential replays.
-    let _ = store.flush().await;
-    let wait = async {
-        loop {
-            match events.recv().await {
-                Ok(ex) if ex.id == id => return Ok(ex),
-                Ok(_) => {}
-                Err(RecvError::Lagged(_)) => {
-                    let _ = store.flush().await;
-                    if let Ok(ex) = store.get(id.as_str()) {
-                        return Ok(Arc::new(ex));
-                    }
-                }
-                Err(RecvError::Closed) => {
-                    return Err(ReplayError::Lost("the store stopped".into()));
-                }
-            }
-        }
-    };
-    tokio::time::timeout(RECORD_GRACE, wait)
-        .await
-        .map_err(|_| ReplayError::Lost(format!("no record after {}s", RECORD_GRACE.as_secs())))?
+    match tokio::time::timeout(RECORD_GRACE, record).await {
+        Ok(Ok(ex)) => Ok(ex),
+        Ok(Err(_)) => Err(ReplayError::Lost(
+            "the store did not keep it (see the warning above)".into(),
+        )),
+        Err(_) => Err(ReplayError::Lost(format!(
+            "no record after {}s",
+            RECORD_GRACE.as_secs()
+        ))),
+    }
 }
 
 /// Replaces a request's signature headers for the URL it is about to be sent to, with a

@@ -23,6 +23,7 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     let store = Store::open(Options {
         location: store_location(&args.store)?,
         retain: args.retain,
+        retain_bytes: args.retain_bytes.map(|b| b as u64),
         verdict: Some(Arc::new(move |ex: &Exchange| {
             verifier.check_exchange(ex, None, None)
         })),
@@ -45,7 +46,10 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     let public_url = tunnel
         .as_ref()
         .and_then(|t| t.welcome.public_urls.first().cloned());
-    let mut tunnel_events = tunnel.map(|t| t.events);
+    let (mut tunnel_events, tunnel_task) = match tunnel {
+        Some(t) => (Some(t.events), Some(t.task)),
+        None => (None, None),
+    };
 
     if args.json {
         let ready = json!({
@@ -108,9 +112,14 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
             }
         }
     };
+    // Every part stops taking requests and finishes those in flight (the tunnel's too),
+    // then the store commits their records: every exchange that reached the app is kept.
     shutdown.cancel();
     let _ = server_task.await;
     if let Some(task) = api_task {
+        let _ = task.await;
+    }
+    if let Some(task) = tunnel_task {
         let _ = task.await;
     }
     store.flush().await?;

@@ -128,6 +128,7 @@ fn open_store(args: &ReplayArgs, verifier: Verifier) -> anyhow::Result<Store> {
     Store::open(Options {
         location,
         retain: usize::MAX,
+        retain_bytes: Some(u64::MAX),
         // Replays get a verdict like live traffic: a re-signed one should check as valid.
         verdict: Some(Arc::new(move |ex: &Exchange| {
             verifier.check_exchange(ex, None, None)

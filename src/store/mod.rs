@@ -1,5 +1,6 @@
 //! The capture history: exchanges in an SQLite file (WAL), written by one background
-//! thread so that a slow disk never slows a delivery, and read by any process.
+//! thread off the forwarding path, and read by any process. Any number of processes may
+//! write one store: ids never clash (see `writer`).
 
 mod pending;
 mod query;
@@ -21,13 +22,38 @@ pub use pending::DEFAULT_MAX_PENDING_BYTES;
 use pending::Pending;
 pub use query::{Filter, LookupError, Summary};
 pub use schema::SCHEMA_VERSION;
-use writer::{Op, Writer};
+use writer::{Insert, Op, Writer};
 
 /// New-exchange events buffered per subscriber before a slow one misses some.
 const EVENT_BUFFER: usize = 16 * 1024;
 
 /// Default number of exchanges kept.
 pub const DEFAULT_RETAIN: usize = 10_000;
+
+/// Default bytes of bodies and headers kept in a store file.
+pub const DEFAULT_RETAIN_BYTES: u64 = 1024 * 1024 * 1024;
+
+/// Default bytes kept with `--store :memory:`, where they are the process's memory.
+pub const DEFAULT_RETAIN_BYTES_MEMORY: u64 = 32 * 1024 * 1024;
+
+/// How much history a store keeps: the oldest records go first once either bound is
+/// passed (the newest record always stays).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retention {
+    /// Records.
+    pub count: usize,
+    /// Bytes of bodies and headers.
+    pub bytes: u64,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Self {
+            count: DEFAULT_RETAIN,
+            bytes: DEFAULT_RETAIN_BYTES,
+        }
+    }
+}
 
 /// Computes a verdict for an exchange before it is written (runs on the writer thread).
 pub type VerdictFn = Arc<dyn Fn(&Exchange) -> Option<Verdict> + Send + Sync>;
@@ -67,6 +93,9 @@ pub struct Options {
     pub location: Location,
     /// How many exchanges to keep (the oldest go first).
     pub retain: usize,
+    /// How many bytes of bodies and headers to keep; `None`: [`DEFAULT_RETAIN_BYTES`],
+    /// or [`DEFAULT_RETAIN_BYTES_MEMORY`] in memory.
+    pub retain_bytes: Option<u64>,
     /// Verdict computation applied to every new exchange.
     pub verdict: Option<VerdictFn>,
 }
@@ -117,14 +146,21 @@ impl Store {
         };
         let (events, _) = broadcast::channel(EVENT_BUFFER);
         let pending = Arc::new(Pending::new(max_pending));
+        let retention = Retention {
+            count: options.retain.max(1),
+            bytes: options.retain_bytes.unwrap_or(match options.location {
+                Location::File(_) => DEFAULT_RETAIN_BYTES,
+                Location::Memory => DEFAULT_RETAIN_BYTES_MEMORY,
+            }),
+        };
         let writer = Writer::new(
             writer_conn,
-            options.retain,
+            retention,
             options.verdict,
             events.clone(),
             pending.clone(),
         )?;
-        let ops = threads::spawn(writer, pending.clone())?;
+        let ops = threads::spawn(writer)?;
         Ok(Self {
             ops,
             events,
@@ -147,16 +183,41 @@ impl Store {
         Ok(Reader { conn })
     }
 
-    /// Queues `exchange` for writing; never blocks. When the disk has fallen so far behind
-    /// that the queue is full, the record is dropped and counted (see [`Store::dropped`]).
+    /// Waits while the records waiting for the disk fill their bound: a delivery calls
+    /// this before it starts, so recording slows the traffic briefly rather than growing
+    /// memory. A writer stalled for seconds stops holding deliveries (their records are
+    /// then dropped and counted).
+    pub async fn room(&self) {
+        self.pending.room().await;
+    }
+
+    /// Queues `exchange` for writing; never blocks. Only when the disk has stalled with
+    /// the queue full is the record dropped and counted (see [`Store::dropped`]).
     pub fn record(&self, exchange: Exchange) {
+        self.record_then(exchange, None);
+    }
+
+    /// [`Store::record`], telling `committed` the record once it is committed, with the
+    /// id it is stored under (which differs from the exchange's when another process
+    /// took that one). The record is committed without waiting for others.
+    pub fn record_then(
+        &self,
+        exchange: Exchange,
+        committed: Option<tokio::sync::oneshot::Sender<Arc<Exchange>>>,
+    ) {
         let Some(admitted) = self.pending.admit(&exchange) else {
             return;
         };
-        self.ops.insert(exchange, admitted);
+        let insert = Insert {
+            exchange: Box::new(exchange),
+            size: admitted.size,
+            committed,
+        };
+        // The thread keeps the receiver until every handle is gone: it cannot fail.
+        let _ = self.ops.send(Op::Insert(insert));
     }
 
-    /// Records dropped because the writer's queue was full.
+    /// Records dropped because the disk stalled with the writer's queue full.
     pub fn dropped(&self) -> u64 {
         self.pending.dropped()
     }
@@ -260,6 +321,7 @@ mod tests {
         let store = Store::open(Options {
             location: Location::Memory,
             retain: 3,
+            retain_bytes: None,
             verdict: None,
         })
         .unwrap();
@@ -277,18 +339,58 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_full_queue_drops_and_counts_records_instead_of_growing() {
+    async fn a_full_queue_keeps_records_while_the_writer_makes_progress() {
         let options = Options {
             location: Location::Memory,
             retain: 10,
+            retain_bytes: None,
             verdict: None,
         };
+        // Room for nothing: every record is past the bound, and none is dropped.
         let store = Store::open_with_pending_limit(options, 0).unwrap();
         store.record(exchange("/a"));
         store.record(exchange("/b"));
         store.flush().await.unwrap();
-        assert_eq!(store.dropped(), 2);
-        assert!(store.list(&Filter::default()).unwrap().is_empty());
+        assert_eq!(store.dropped(), 0);
+        assert_eq!(store.list(&Filter::default()).unwrap().len(), 2);
+        tokio::time::timeout(std::time::Duration::from_secs(10), store.room())
+            .await
+            .expect("room once written");
+    }
+
+    #[tokio::test]
+    async fn two_stores_on_one_file_never_lose_or_mix_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let open = || {
+            Store::open(Options {
+                location: Location::File(path.clone()),
+                retain: 1000,
+                retain_bytes: None,
+                verdict: None,
+            })
+            .unwrap()
+        };
+        let (a, b) = (open(), open());
+        // The same ids on both sides, as two processes minting ids in one millisecond.
+        let mut waits = Vec::new();
+        for i in 0..50 {
+            let ex = exchange(&format!("/a{i}"));
+            let mut twin = ex.clone();
+            twin.request.uri = format!("/b{i}");
+            for (store, ex) in [(&a, ex), (&b, twin)] {
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                store.record_then(ex.clone(), Some(tx));
+                waits.push((ex.request.uri.clone(), rx));
+            }
+        }
+        let reader = Store::open_read_only(&path).unwrap();
+        for (uri, rx) in waits {
+            let committed = rx.await.expect("committed");
+            let stored = reader.get(committed.id.as_str()).unwrap();
+            assert_eq!(stored.request.uri, uri, "the id told names this record");
+        }
+        assert_eq!(reader.list(&Filter::default()).unwrap().len(), 100);
     }
 
     #[tokio::test]
@@ -298,6 +400,7 @@ mod tests {
         let store = Store::open(Options {
             location: Location::File(path.clone()),
             retain: 10,
+            retain_bytes: None,
             verdict: None,
         })
         .unwrap();

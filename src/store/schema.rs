@@ -88,16 +88,23 @@ pub fn prepare_read(conn: &Connection) -> anyhow::Result<()> {
 /// The statement [`insert`] runs: take it once per transaction, not once per record.
 pub fn insert_statement(conn: &Connection) -> rusqlite::Result<CachedStatement<'_>> {
     conn.prepare_cached(
-        "INSERT OR REPLACE INTO exchanges (id, received_at_us, source, public_url, target, method, uri,
+        "INSERT INTO exchanges (id, received_at_us, source, public_url, target, method, uri,
             version, req_headers, req_body, req_body_size, status, resp_headers, resp_body,
             resp_body_size, ttfb_us, duration_us, error, replay_of, verdict)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
     )
 }
 
-/// Inserts one exchange (or replaces one with the same id) with [`insert_statement`].
-pub fn insert(stmt: &mut Statement<'_>, ex: &Exchange) -> rusqlite::Result<()> {
+/// Inserts one exchange with [`insert_statement`] (an id already taken is refused);
+/// gives the bytes its bodies and headers take in the store.
+pub fn insert(stmt: &mut Statement<'_>, ex: &Exchange) -> rusqlite::Result<u64> {
     let resp = ex.response.as_ref();
+    let req_headers = encode_headers(&ex.request.headers);
+    let resp_headers = resp.map(|r| encode_headers(&r.headers));
+    let bytes = req_headers.len()
+        + ex.request.body.bytes.len()
+        + resp.map_or(0, |r| r.body.bytes.len())
+        + resp_headers.as_ref().map_or(0, Vec::len);
     stmt.execute(params![
         ex.id.to_u64().map(|n| n as i64),
         ex.received_at_us,
@@ -107,11 +114,11 @@ pub fn insert(stmt: &mut Statement<'_>, ex: &Exchange) -> rusqlite::Result<()> {
         ex.request.method,
         ex.request.uri,
         ex.request.version,
-        encode_headers(&ex.request.headers),
+        req_headers,
         ex.request.body.bytes,
         ex.request.body.size as i64,
         resp.map(|r| r.status),
-        resp.map(|r| encode_headers(&r.headers)),
+        resp_headers,
         resp.map(|r| &r.body.bytes),
         resp.map(|r| r.body.size as i64),
         ex.ttfb_us,
@@ -122,7 +129,7 @@ pub fn insert(stmt: &mut Statement<'_>, ex: &Exchange) -> rusqlite::Result<()> {
             .as_ref()
             .map(|v| serde_json::to_string(v).expect("a verdict always serialises")),
     ])?;
-    Ok(())
+    Ok(bytes as u64)
 }
 
 /// Columns for [`from_row`], in order.

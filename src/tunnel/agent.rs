@@ -213,7 +213,11 @@ impl Agent {
                     _ = shutdown.cancelled() => return,
                     _ = tokio::time::sleep(delay) => {}
                 }
-                match self.connect().await {
+                let connected = tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    connected = self.connect() => connected,
+                };
+                match connected {
                     Ok((ws, welcome)) => {
                         let _ = events.send(TunnelEvent::Online {
                             name: welcome.name,
@@ -257,8 +261,20 @@ impl Agent {
         let result = tokio::select! {
             result = conn.as_mut() => result,
             _ = shutdown.cancelled() => {
-                conn.as_mut().graceful_shutdown();
-                let _ = tokio::time::timeout(Duration::from_secs(5), conn.as_mut()).await;
+                // Requests in flight finish (their answers reach the senders) and are
+                // recorded before the tunnel closes; an idle tunnel, or a relay that
+                // stopped answering, does not hold the exit up. A graceful h2 shutdown
+                // started while a stream still waited for the app cut that stream (the
+                // sender got a 502), so the GOAWAY goes out only once nothing is in flight.
+                let finished = async {
+                    tokio::select! {
+                        _ = conn.as_mut() => return,
+                        _ = self.forwarder.idle() => {}
+                    }
+                    conn.as_mut().graceful_shutdown();
+                    let _ = conn.as_mut().await;
+                };
+                let _ = tokio::time::timeout(SHUTDOWN_GRACE, finished).await;
                 return "shut down".into();
             }
         };
@@ -269,6 +285,9 @@ impl Agent {
         }
     }
 }
+
+/// How long shutdown waits for the tunnel's requests in flight.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Turns a tunnelled request back into what the sender sent and forwards it.
 async fn handle(

@@ -181,6 +181,7 @@ impl Capture {
         let store = Store::open(Options {
             location: Location::Memory,
             retain: 10_000,
+            retain_bytes: None,
             verdict: None,
         })
         .unwrap();

@@ -176,6 +176,7 @@ pub fn memory_store() -> Store {
     Store::open(Options {
         location: Location::Memory,
         retain: 10_000,
+        retain_bytes: None,
         verdict: None,
     })
     .unwrap()
