@@ -183,6 +183,27 @@ fn listen_records_verdicts_and_verify_recomputes_them() {
     let bad_id = event["id"].as_str().expect("id").to_string();
     drop(listen);
 
+    // `show` gives the details `verify` gives.
+    let shown = Command::new(env!("CARGO_BIN_EXE_hooktap"))
+        .args([
+            "show",
+            &bad_id,
+            "--store",
+            store.to_str().expect("utf-8 path"),
+        ])
+        .output()
+        .expect("run hooktap show");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    for needle in [
+        "signature invalid (github)",
+        "header:   x-hub-signature-256",
+        "expected: sha256=757107",
+        &format!("received: {tampered}"),
+        "signed:   \"{body}\"",
+    ] {
+        assert!(shown.contains(needle), "{needle} in: {shown}");
+    }
+
     // Recomputed with the secrets configured now: none, the right one, a wrong one.
     let (code, out) = verify(&store, &[&good_id]);
     assert_eq!(code, Some(1), "{out}");
