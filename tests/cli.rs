@@ -357,3 +357,17 @@ async fn user_errors_are_one_clear_sentence() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn help_names_environment_variables_without_an_empty_value() {
+    for command in ["listen", "requests", "show", "replay", "export"] {
+        let out = run(&[command, "--help"]).await;
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{command} --help: {help}");
+        assert!(help.contains("[env: HOOKTAP_STORE]"), "{command}: {help}");
+        assert!(!help.contains("=]"), "{command}: {help}");
+    }
+    let out = run(&["listen", "--help"]).await;
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("[env: HOOKTAP_RELAY]"), "{help}");
+}
