@@ -35,7 +35,7 @@ async fn cli_edit_sends_what_was_saved_and_diff_shows_the_change() {
         let out = replay_with_editor(cancel, &ids[0], store_arg).await;
         assert!(out.status.success(), "{cancel}");
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("replay cancelled"),
+            String::from_utf8_lossy(&out.stderr).starts_with("hooktap: replay cancelled"),
             "{cancel}: {}",
             String::from_utf8_lossy(&out.stderr)
         );

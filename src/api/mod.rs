@@ -53,6 +53,12 @@ impl ApiServer {
     ) -> anyhow::Result<Self> {
         let loopback = addr.ip().is_loopback();
         let remote_allowed = allow_remote && token.is_some();
+        if !loopback && allow_remote && token.is_none() {
+            return Err(UsageError(format!(
+                "the API address {addr} is not on loopback, so it needs a token: pass --api-token TOKEN (or set HOOKTAP_API_TOKEN)"
+            ))
+            .into());
+        }
         if !loopback && !remote_allowed {
             return Err(UsageError(format!(
                 "the API address {addr} is not on loopback, so anyone who reaches it could read and replay your requests: pass --api-allow-remote and --api-token TOKEN, or use 127.0.0.1"

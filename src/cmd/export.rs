@@ -21,7 +21,7 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     };
     let ids = select(&store, &args.select.selection())?;
     if ids.is_empty() {
-        eprintln!("no recorded request matches; the export is empty");
+        eprintln!("hooktap: no recorded request matches; the export is empty");
     }
     let secrets: Vec<String> = if args.no_redact {
         Vec::new()

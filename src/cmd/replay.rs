@@ -75,7 +75,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     } else {
         let ids = select(&store, &selection)?;
         if ids.is_empty() {
-            eprintln!("nothing to replay: no recorded request matches");
+            eprintln!("hooktap: nothing to replay: no recorded request matches");
             return Ok(());
         }
         let mut jobs: Vec<Job> = ids.into_iter().map(|id| (id, None)).collect();
@@ -87,7 +87,9 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
             match crate::edit::edit_request(&original).await? {
                 Some(edited) => job.1 = Some(edited),
                 None => {
-                    eprintln!("replay cancelled: the request was left unchanged or emptied");
+                    eprintln!(
+                        "hooktap: replay cancelled: the request was left unchanged or emptied"
+                    );
                     return Ok(());
                 }
             }

@@ -1,6 +1,7 @@
 //! The capture history: exchanges in an SQLite file (WAL), written by one background
 //! thread so that a slow disk never slows a delivery, and read by any process.
 
+mod open_error;
 mod pending;
 mod query;
 mod schema;
@@ -90,16 +91,7 @@ impl Store {
     pub fn open_with_pending_limit(options: Options, max_pending: usize) -> anyhow::Result<Self> {
         let (writer_conn, reader_conn) = match &options.location {
             Location::File(path) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).with_context(|| {
-                        format!("could not create the store's folder {}", dir.display())
-                    })?;
-                }
-                let writer = open_file(path, OpenFlags::default())?;
-                schema::prepare(&writer, false).with_context(|| describe(path))?;
-                let reader = open_file(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-                reader.busy_timeout(std::time::Duration::from_secs(5))?;
-                (writer, reader)
+                open_for_writing(path).map_err(|e| open_error::explain(path, true, e))?
             }
             Location::Memory => {
                 // A named shared-cache memory database so the writer and reader
@@ -142,9 +134,12 @@ impl Store {
                 path.display()
             );
         }
-        let conn = open_file(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        schema::prepare_read(&conn).with_context(|| describe(path))?;
-        Ok(Reader { conn })
+        let open = || {
+            let conn = open_file(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            schema::prepare_read(&conn).with_context(|| describe(path))?;
+            Ok(Reader { conn })
+        };
+        open().map_err(|e| open_error::explain(path, false, e))
     }
 
     /// Queues `exchange` for writing; never blocks. When the disk has fallen so far behind
@@ -199,6 +194,22 @@ impl Store {
             prefix,
         )
     }
+}
+
+/// The writer's and the reader's connections to the store file at `path`, creating it
+/// (and its folder) if needed.
+fn open_for_writing(path: &Path) -> anyhow::Result<(Connection, Connection)> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::fsperm::create_dir_all(dir)
+            .with_context(|| format!("could not create the store's folder {}", dir.display()))?;
+    }
+    // Created here, mode 0600, before SQLite would create it with the umask's mode.
+    crate::fsperm::touch_file(path).with_context(|| describe(path))?;
+    let writer = open_file(path, OpenFlags::default())?;
+    schema::prepare(&writer, false).with_context(|| describe(path))?;
+    let reader = open_file(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    reader.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok((writer, reader))
 }
 
 fn open_file(path: &Path, flags: OpenFlags) -> anyhow::Result<Connection> {
