@@ -123,7 +123,8 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
-    /// Keep Authorization, Cookie, Proxy-Authorization and configured secrets as they are.
+    /// Keep credential headers (Authorization, Cookie, X-Api-Key, …) and configured secrets
+    /// as they are.
     #[arg(long)]
     pub no_redact: bool,
 

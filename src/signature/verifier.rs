@@ -141,6 +141,14 @@ impl Verifier {
         self.inner.secrets.values().map(Secret::expose)
     }
 
+    /// The headers the configured generic schemes sign in, so exports can redact them.
+    pub fn generic_headers(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .generic
+            .iter()
+            .flat_map(|(_, scheme)| scheme.headers.iter().map(String::as_str))
+    }
+
     /// The providers that have a secret.
     pub fn configured(&self) -> impl Iterator<Item = &str> {
         self.inner.secrets.keys().map(String::as_str)
