@@ -50,6 +50,11 @@ pub struct ReplayArgs {
     #[arg(long, value_name = "FIXTURE", conflicts_with_all = ["ids", "failed", "path", "since", "edit"])]
     pub from_file: Option<PathBuf>,
 
+    /// With --failed, also resend requests that already have a successful (2xx) replay
+    /// (skipped by default, since the app may not be idempotent).
+    #[arg(long, requires = "failed")]
+    pub again: bool,
+
     /// Send to this app instead of where each request first went: a port (5000) or an
     /// http:// URL; the original path is joined onto it.
     #[arg(long, value_name = "URL")]

@@ -11,7 +11,7 @@ use crate::export::fixture::replay_file;
 use crate::forward::{ForwardConfig, Forwarder};
 use crate::output::human_duration_us;
 use crate::replay::{Job, Pacer, ReplayError, ReplayOptions, Replayed, replay_all, resign_with};
-use crate::select::{lookup_error, select};
+use crate::select::{lookup_error, select, without_replayed};
 use crate::signature::Verifier;
 use crate::store::{Location, Options, Store};
 use crate::target::Target;
@@ -73,7 +73,18 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.from_file {
         replay_file(&forwarder, path, &opts, concurrency, &pacer, report).await?;
     } else {
-        let ids = select(&store, &selection)?;
+        let mut ids = select(&store, &selection)?;
+        if selection.failed && !args.again {
+            let (kept, skipped) = without_replayed(&store, ids)?;
+            if skipped > 0 {
+                eprintln!(
+                    "hooktap: skipped {skipped} {} already replayed successfully; --again sends {} anyway",
+                    if skipped == 1 { "request" } else { "requests" },
+                    if skipped == 1 { "it" } else { "them" },
+                );
+            }
+            ids = kept;
+        }
         if ids.is_empty() {
             eprintln!("hooktap: nothing to replay: no recorded request matches");
             return Ok(());
