@@ -46,7 +46,8 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
-    /// Send the requests in a fixture written by `hooktap export --fixture` instead.
+    /// Send the requests in a fixture written by `hooktap export --fixture` instead; a
+    /// response that differs from the fixture's is listed and exits 1.
     #[arg(long, value_name = "FIXTURE", conflicts_with_all = ["ids", "failed", "path", "since", "edit"])]
     pub from_file: Option<PathBuf>,
 

@@ -39,7 +39,8 @@ pub fn human_duration_us(micros: i64) -> String {
     }
 }
 
-fn verdict_badge(ex: &Exchange) -> String {
+/// `  sig:valid (stripe)`, or nothing when the exchange has no verdict.
+pub fn verdict_badge(ex: &Exchange) -> String {
     match &ex.verdict {
         Some(v) => format!("  sig:{} ({})", v.label().replace(' ', "-"), v.provider()),
         None => String::new(),

@@ -272,6 +272,45 @@ async fn fixture_export_then_from_file_sends_the_same_requests_again() {
         "recorded in the fresh store"
     );
 
+    // The fixture as a test: a response unlike the recorded one fails the run and says how.
+    let mut changed: Value = serde_json::from_slice(&std::fs::read(&fixture).unwrap()).unwrap();
+    {
+        use base64::Engine as _;
+        let response = &mut changed["requests"][0]["response"];
+        response["status"] = 200.into();
+        response["body_base64"] = base64::engine::general_purpose::STANDARD
+            .encode(br#"{"received":999}"#)
+            .into();
+    }
+    let changed_path = dir.path().join("changed.json");
+    std::fs::write(&changed_path, serde_json::to_vec(&changed).unwrap()).unwrap();
+    let out = run(&[
+        "replay",
+        "--from-file",
+        changed_path.to_str().unwrap(),
+        "--to",
+        &other.port().to_string(),
+        "--store",
+        fresh.to_str().unwrap(),
+    ])
+    .await;
+    for _ in &sends {
+        other.next().await;
+    }
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let sent_len = sends[0].body.len();
+    assert!(
+        stdout.contains("\n    status: 200 -> 201\n")
+            && stdout.contains(&format!("\n    ~ $.received: 999 -> {sent_len}\n")),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 of 4 responses differ from the fixture's"),
+        "{stderr}"
+    );
+
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, b"{\"not\": \"a fixture\"}").unwrap();
     let out = run(&[

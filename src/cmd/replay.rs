@@ -9,10 +9,10 @@ use std::sync::Arc;
 use crate::exchange::{Exchange, ExchangeId};
 use crate::export::fixture::replay_file;
 use crate::forward::{ForwardConfig, Forwarder};
-use crate::output::human_duration_us;
+use crate::output::{self, human_duration_us};
 use crate::replay::{Job, Pacer, ReplayError, ReplayOptions, Replayed, replay_all, resign_with};
 use crate::select::{lookup_error, select, without_replayed};
-use crate::signature::Verifier;
+use crate::signature::{Verdict, Verifier};
 use crate::store::{Location, Options, Store};
 use crate::target::Target;
 
@@ -21,6 +21,8 @@ use crate::target::Target;
 struct Tally {
     total: usize,
     bad: usize,
+    /// Responses that differ from the fixture's (`--from-file`).
+    differ: usize,
 }
 
 /// Runs `hooktap replay`.
@@ -69,7 +71,12 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let mut tally = Tally::default();
 
     let concurrency = usize::from(args.concurrency);
-    let report = |id: &ExchangeId, outcome| report(&mut tally, args.json, id, outcome);
+    let mode = Mode {
+        json: args.json,
+        from_file: args.from_file.is_some(),
+        edited: args.edit && !args.resign,
+    };
+    let report = |id: &ExchangeId, outcome| report(&mut tally, &mode, id, outcome);
     if let Some(path) = &args.from_file {
         replay_file(&forwarder, path, &opts, concurrency, &pacer, report).await?;
     } else {
@@ -116,6 +123,13 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
             tally.total
         );
     }
+    if tally.differ > 0 {
+        anyhow::bail!(
+            "{} of {} responses differ from the fixture's",
+            tally.differ,
+            tally.total
+        );
+    }
     Ok(())
 }
 
@@ -148,18 +162,34 @@ fn open_store(args: &ReplayArgs, verifier: Verifier) -> anyhow::Result<Store> {
     })
 }
 
+/// How replays are reported.
+struct Mode {
+    /// One JSON object per replay.
+    json: bool,
+    /// `--from-file`: a response that differs from the fixture's counts against the exit
+    /// status, and its changes are listed under the line.
+    from_file: bool,
+    /// `--edit` without `--resign`: an invalid signature is the edit's doing.
+    edited: bool,
+}
+
+/// Prints one replay's outcome.
 fn report(
     tally: &mut Tally,
-    as_json: bool,
+    mode: &Mode,
     original: &ExchangeId,
     result: Result<Replayed, ReplayError>,
 ) {
+    let (as_json, from_file) = (mode.json, mode.from_file);
     tally.total += 1;
     let line = match &result {
         Ok(done) => {
             let ex = &done.exchange;
             if ex.failed() {
                 tally.bad += 1;
+            }
+            if from_file && done.differs == Some(true) {
+                tally.differ += 1;
             }
             let differs = done.differs.map(|d| if d { "differs" } else { "same" });
             if as_json {
@@ -177,8 +207,17 @@ fn report(
                 if let Some(provider) = &done.resigned {
                     line.push_str(&format!("  re-signed ({provider})"));
                 }
+                line.push_str(&output::verdict_badge(ex));
+                if mode.edited && matches!(ex.verdict, Some(Verdict::Invalid { .. })) {
+                    line.push_str(": the edit broke the signature; --resign renews it");
+                }
                 if let Some(error) = &ex.error {
                     line.push_str(&format!("  error: {error}"));
+                }
+                if from_file {
+                    for change in &done.changes {
+                        line.push_str(&format!("\n    {change}"));
+                    }
                 }
                 line
             }
