@@ -448,3 +448,53 @@ async fn requests_says_when_filters_match_nothing() {
         "hooktap: no requests match --failed --path /nothing\n"
     );
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn stores_and_exports_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("new/sub/captures.db");
+    let mut app = App::start().await;
+    let mut listen = Listen::start(&app.port().to_string(), &store, &["--json"]).await;
+    send(
+        Request::post(format!("{}/x", listen.capture_url()))
+            .body(Full::new(Bytes::from_static(b"secret body")))
+            .unwrap(),
+    )
+    .await;
+    app.next().await;
+    listen.next_event().await;
+    for folder in ["new", "new/sub"] {
+        assert_eq!(mode(&dir.path().join(folder)), 0o700, "{folder}");
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", store.display()));
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    drop(listen);
+
+    let exported = dir.path().join("export.har");
+    let out = run(&[
+        "export",
+        "--har",
+        "-o",
+        exported.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&exported), 0o600);
+
+    // A store an older hooktap left readable by others is made private when opened.
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let listen = Listen::start(&app.port().to_string(), &store, &["--json"]).await;
+    assert_eq!(mode(&store), 0o600);
+    drop(listen);
+}

@@ -32,7 +32,8 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     };
     match &args.output {
         Some(path) => {
-            let file = std::fs::File::create(path)
+            // Mode 0600: an export holds bodies and headers.
+            let file = crate::fsperm::create_file(path)
                 .with_context(|| format!("could not create {}", path.display()))?;
             let mut out = std::io::BufWriter::new(file);
             write(format, &store, &ids, &redactor, &mut out)

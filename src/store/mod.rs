@@ -203,10 +203,19 @@ fn open_for_writing(path: &Path) -> anyhow::Result<(Connection, Connection)> {
         crate::fsperm::create_dir_all(dir)
             .with_context(|| format!("could not create the store's folder {}", dir.display()))?;
     }
-    // Created here, mode 0600, before SQLite would create it with the umask's mode.
+    // Created here, mode 0600, before SQLite would create it with the umask's mode; SQLite
+    // gives the -wal and -shm files the database file's mode. A store an older hooktap
+    // made readable by others is made private (when it is ours to change).
     crate::fsperm::touch_file(path).with_context(|| describe(path))?;
+    let _ = crate::fsperm::restrict(path);
     let writer = open_file(path, OpenFlags::default())?;
     schema::prepare(&writer, false).with_context(|| describe(path))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        // Best effort, as for the file: a store shared with other users may be theirs.
+        let _ = crate::fsperm::restrict(Path::new(&side));
+    }
     let reader = open_file(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
     reader.busy_timeout(std::time::Duration::from_secs(5))?;
     Ok((writer, reader))
