@@ -285,3 +285,39 @@ async fn json_bodies_and_output_keep_the_senders_key_order() {
     assert!(body.starts_with("{\n  \"id\""), "{body}");
     assert!(body.contains(r#""text": "{\"z\":1,\"a\":2}""#), "{body}");
 }
+
+#[tokio::test]
+async fn only_the_apis_own_origin_may_call_it() {
+    let app = App::start().await;
+    let store = memory_store();
+    let server = ApiServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        forwarder(&store, &app),
+        false,
+        None,
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    tokio::spawn(server.run(stop.clone()));
+    let _stop = stop.drop_guard();
+    let api = format!("http://{addr}/api/requests");
+    let other_port = addr.port().wrapping_add(1).max(1);
+    for (origin, expected) in [
+        (None, 200),
+        (Some(format!("http://{addr}")), 200),
+        (Some(format!("http://localhost:{}", addr.port())), 200),
+        // A dev server on another port of this machine is another origin.
+        (Some(format!("http://127.0.0.1:{other_port}")), 403),
+        (Some(format!("http://localhost:{other_port}")), 403),
+        (Some("http://evil.example".to_string()), 403),
+    ] {
+        let mut req = Request::delete(&api);
+        if let Some(origin) = &origin {
+            req = req.header("origin", origin);
+        }
+        let (status, _, _) = send(req.body(Full::new(Bytes::new())).unwrap()).await;
+        assert_eq!(status, expected, "{origin:?}");
+    }
+}

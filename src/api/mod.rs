@@ -37,6 +37,8 @@ pub struct ApiServer {
 }
 
 struct State {
+    /// The address bound: its origin is the only one a browser may call from.
+    addr: SocketAddr,
     forwarder: Forwarder,
     token: Option<ApiToken>,
     loopback: bool,
@@ -74,9 +76,11 @@ impl ApiServer {
                 anyhow::Error::new(err).context(format!("could not listen on {addr}"))
             }
         })?;
+        let addr = listener.local_addr().context("reading the API address")?;
         Ok(Self {
             listener,
             state: Arc::new(State {
+                addr,
                 forwarder,
                 token,
                 loopback,
