@@ -134,7 +134,7 @@ pub struct ExportArgs {
     #[arg(long)]
     pub no_redact: bool,
 
-    /// Write to FILE instead of stdout.
+    /// Write to FILE (created readable by you only, mode 0600) instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 
