@@ -44,7 +44,12 @@ pub enum Command {
 pub struct StoreArgs {
     /// SQLite file with the capture history [default: hooktap.db in your data directory].
     /// `:memory:` keeps nothing after exit.
-    #[arg(long, value_name = "PATH", env = "HOOKTAP_STORE")]
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "HOOKTAP_STORE",
+        hide_env_values = true
+    )]
     pub store: Option<String>,
 }
 

@@ -46,9 +46,15 @@ pub struct ReplayArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
-    /// Send the requests in a fixture written by `hooktap export --fixture` instead.
+    /// Send the requests in a fixture written by `hooktap export --fixture` instead; a
+    /// response that differs from the fixture's is listed and exits 1.
     #[arg(long, value_name = "FIXTURE", conflicts_with_all = ["ids", "failed", "path", "since", "edit"])]
     pub from_file: Option<PathBuf>,
+
+    /// With --failed, also resend requests that already have a successful (2xx) replay
+    /// (skipped by default, since the app may not be idempotent).
+    #[arg(long, requires = "failed")]
+    pub again: bool,
 
     /// Send to this app instead of where each request first went: a port (5000) or an
     /// http:// URL; the original path is joined onto it.
@@ -123,11 +129,12 @@ pub struct ExportArgs {
     #[command(flatten)]
     pub select: SelectArgs,
 
-    /// Keep Authorization, Cookie, Proxy-Authorization and configured secrets as they are.
+    /// Keep credential headers (Authorization, Cookie, X-Api-Key, …) and configured secrets
+    /// as they are.
     #[arg(long)]
     pub no_redact: bool,
 
-    /// Write to FILE instead of stdout.
+    /// Write to FILE (created readable by you only, mode 0600) instead of stdout.
     #[arg(long, short, value_name = "FILE")]
     pub output: Option<PathBuf>,
 

@@ -174,6 +174,49 @@ pub fn responses_differ(a: Option<&RecordedResponse>, b: Option<&RecordedRespons
     }
 }
 
+/// Most body lines [`response_changes`] lists; the rest are counted.
+const MAX_CHANGE_LINES: usize = 20;
+
+/// What differs between two responses, one line each: the status, then the body's changed
+/// JSON paths or changed lines (unchanged lines left out), or one sentence for binary
+/// bodies. Empty when they do not differ as [`responses_differ`] counts it.
+pub fn response_changes(a: Option<&RecordedResponse>, b: Option<&RecordedResponse>) -> Vec<String> {
+    let status = |r: Option<&RecordedResponse>| {
+        r.map_or_else(|| "no response".to_string(), |r| r.status.to_string())
+    };
+    let mut out = Vec::new();
+    if a.map(|r| r.status) != b.map(|r| r.status) {
+        out.push(format!("status: {} -> {}", status(a), status(b)));
+    }
+    let (Some(x), Some(y)) = (a, b) else {
+        return out;
+    };
+    let lines = match diff_bodies(
+        &x.body,
+        header_value(&x.headers, "content-type"),
+        &y.body,
+        header_value(&y.headers, "content-type"),
+    ) {
+        BodyDiff::Same => return out,
+        BodyDiff::Json(lines) => lines,
+        BodyDiff::Text(lines) => {
+            let changed: Vec<String> = lines.into_iter().filter(|l| !l.starts_with("  ")).collect();
+            if changed.is_empty() {
+                vec!["body: differs in line endings or a final newline".into()]
+            } else {
+                changed
+            }
+        }
+        BodyDiff::Other(sentence) => vec![format!("body: differs ({sentence})")],
+    };
+    let more = lines.len().saturating_sub(MAX_CHANGE_LINES);
+    out.extend(lines.into_iter().take(MAX_CHANGE_LINES));
+    if more > 0 {
+        out.push(format!("… and {more} more changed lines"));
+    }
+    out
+}
+
 fn section(out: &mut String, title: &str, lines: &[String]) {
     if lines.is_empty() {
         let _ = writeln!(out, "{title}: same");
@@ -280,6 +323,35 @@ mod tests {
                 "- $.c: \"x\"".into(),
                 "+ $.d: true".into(),
             ])
+        );
+    }
+
+    #[test]
+    fn response_changes_name_the_status_and_the_changed_paths() {
+        let response = |status, body: &[u8]| RecordedResponse {
+            status,
+            headers: vec![("content-type".into(), b"application/json".to_vec())],
+            body: Body::full(body.to_vec()),
+        };
+        let a = response(200, br#"{"ok":true,"n":1}"#);
+        let b = response(500, br#"{"ok":false,"n":1}"#);
+        assert_eq!(
+            response_changes(Some(&a), Some(&b)),
+            ["status: 200 -> 500", "~ $.ok: true -> false"]
+        );
+        assert!(response_changes(Some(&a), Some(&a.clone())).is_empty());
+        assert_eq!(
+            response_changes(Some(&a), None),
+            ["status: 200 -> no response"]
+        );
+        let text = |body: &[u8]| RecordedResponse {
+            status: 200,
+            headers: Vec::new(),
+            body: Body::full(body.to_vec()),
+        };
+        assert_eq!(
+            response_changes(Some(&text(b"a\nb\n")), Some(&text(b"a\nc\n"))),
+            ["+ c", "- b"]
         );
     }
 

@@ -23,6 +23,7 @@ pub mod edit;
 pub mod exchange;
 pub mod export;
 pub mod forward;
+pub mod fsperm;
 pub mod http1;
 pub mod output;
 pub mod relay;

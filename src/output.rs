@@ -39,7 +39,8 @@ pub fn human_duration_us(micros: i64) -> String {
     }
 }
 
-fn verdict_badge(ex: &Exchange) -> String {
+/// `  sig:valid (stripe)`, or nothing when the exchange has no verdict.
+pub fn verdict_badge(ex: &Exchange) -> String {
     match &ex.verdict {
         Some(v) => format!("  sig:{} ({})", v.label().replace(' ', "-"), v.provider()),
         None => String::new(),
@@ -292,7 +293,11 @@ pub fn show(ex: &Exchange) -> String {
         let _ = writeln!(out, "replay of {of}");
     }
     if let Some(v) = &ex.verdict {
-        let _ = writeln!(out, "signature {} ({})", v.label(), v.provider());
+        // As `verify` explains it: expected and received, header, signed bytes, skew.
+        for (i, line) in crate::signature::explain(v).lines().enumerate() {
+            let label = if i == 0 { "signature" } else { "" };
+            let _ = writeln!(out, "{label:<9} {line}");
+        }
     }
     if let Some(error) = &ex.error {
         let _ = writeln!(out, "error     {error}");
@@ -323,4 +328,62 @@ pub fn show(ex: &Exchange) -> String {
         None => out.push_str("\n--- no response\n"),
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{ExchangeId, RecordedRequest};
+
+    fn exchange(verdict: Verdict) -> Exchange {
+        Exchange {
+            id: ExchangeId::generate(),
+            received_at_us: 0,
+            source: Source::Local,
+            public_url: None,
+            target: "http://127.0.0.1:5000/".into(),
+            request: RecordedRequest {
+                method: "POST".into(),
+                uri: "/".into(),
+                version: "HTTP/1.1".into(),
+                headers: Vec::new(),
+                body: Body::default(),
+            },
+            response: None,
+            ttfb_us: None,
+            duration_us: 0,
+            error: None,
+            replay_of: None,
+            verdict: Some(verdict),
+        }
+    }
+
+    #[test]
+    fn show_explains_the_verdict_as_verify_does() {
+        let invalid = Verdict::Invalid {
+            provider: "github".into(),
+            reason: "the signature does not match".into(),
+            header: Some("x-hub-signature-256".into()),
+            expected: Some("sha256=aa".into()),
+            received: Some("sha256=bb".into()),
+            signed: Some("\"{body}\"".into()),
+        };
+        let text = show(&exchange(invalid));
+        for line in [
+            "signature invalid (github): the signature does not match\n",
+            "            header:   x-hub-signature-256\n",
+            "            expected: sha256=aa\n",
+            "            received: sha256=bb\n",
+            "            signed:   \"{body}\"\n",
+        ] {
+            assert!(text.contains(line), "{line:?} in {text}");
+        }
+        let expired = Verdict::Expired {
+            provider: "stripe".into(),
+            skew_secs: 400,
+            tolerance_secs: 300,
+        };
+        let text = show(&exchange(expired));
+        assert!(text.contains("400s old; the tolerance is 300s"), "{text}");
+    }
 }

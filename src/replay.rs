@@ -12,7 +12,7 @@ use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use tokio::time::Instant;
 
-use crate::diff::responses_differ;
+use crate::diff::{response_changes, responses_differ};
 use crate::exchange::{
     Exchange, ExchangeId, RecordedRequest, RecordedResponse, Source, unix_micros,
 };
@@ -47,6 +47,8 @@ pub struct Replayed {
     pub differs: Option<bool>,
     /// The provider whose signature was renewed, when re-signed.
     pub resigned: Option<String>,
+    /// What differs from the original's response, one line each (empty when the same).
+    pub changes: Vec<String>,
 }
 
 impl Replayed {
@@ -59,7 +61,9 @@ impl Replayed {
             "status": ex.status(),
             "duration_ms": ex.duration_us as f64 / 1000.0,
             "differs": self.differs,
+            "changes": self.changes,
             "resigned": self.resigned,
+            "verdict": ex.verdict,
             "error": ex.error,
         })
     }
@@ -244,11 +248,17 @@ pub async fn replay_request(
         original.response.as_ref(),
         exchange.response.as_ref(),
     ));
+    let changes = if differs == Some(true) {
+        response_changes(original.response.as_ref(), exchange.response.as_ref())
+    } else {
+        Vec::new()
+    };
     Ok(Replayed {
         original: original.id.clone(),
         exchange,
         differs,
         resigned,
+        changes,
     })
 }
 

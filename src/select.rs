@@ -91,6 +91,33 @@ pub fn select(records: &impl Records, selection: &Selection) -> anyhow::Result<V
     Ok(chosen.into_iter().map(|(_, id)| id).collect())
 }
 
+/// `ids` without the originals that already have a successful (2xx) replay, and how many
+/// were left out: `replay --failed` run again must not resend what a replay fixed, since
+/// the app may not be idempotent.
+pub fn without_replayed(
+    records: &impl Records,
+    ids: Vec<ExchangeId>,
+) -> anyhow::Result<(Vec<ExchangeId>, usize)> {
+    if ids.is_empty() {
+        return Ok((ids, 0));
+    }
+    let replayed: std::collections::HashSet<String> = records
+        .list(&Filter::default())?
+        .into_iter()
+        .filter(|row| {
+            row.source == Source::Replay && row.status.is_some_and(|s| (200..300).contains(&s))
+        })
+        .filter_map(|row| row.replay_of)
+        .collect();
+    let before = ids.len();
+    let kept: Vec<ExchangeId> = ids
+        .into_iter()
+        .filter(|id| !replayed.contains(&id.0))
+        .collect();
+    let skipped = before - kept.len();
+    Ok((kept, skipped))
+}
+
 /// A lookup error as the user should read it.
 pub fn lookup_error(err: LookupError) -> anyhow::Error {
     match err {

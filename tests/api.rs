@@ -224,3 +224,100 @@ async fn a_non_loopback_api_needs_allow_remote_and_a_token() {
     assert_eq!(send(req).await.0, 200);
     assert!(app.received.try_recv().is_err());
 }
+
+#[tokio::test]
+async fn json_bodies_and_output_keep_the_senders_key_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let mut app = App::start().await;
+    let mut child = Command::new(BIN)
+        .args(["listen", &app.port().to_string(), "--json"])
+        .args([
+            "--capture-addr",
+            "127.0.0.1:0",
+            "--api-addr",
+            "127.0.0.1:0",
+            "--store",
+        ])
+        .arg(&store)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next_event = async || -> Value {
+        let line = within(lines.next_line()).await.unwrap().unwrap();
+        serde_json::from_str(&line).unwrap()
+    };
+    let ready = next_event().await;
+    let capture = format!("http://{}", ready["capture_addr"].as_str().unwrap());
+    let api = format!("http://{}/api", ready["api_addr"].as_str().unwrap());
+    send(
+        Request::post(format!("{capture}/order"))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(br#"{"z":1,"a":2}"#)))
+            .unwrap(),
+    )
+    .await;
+    app.next().await;
+    let id = next_event().await["id"].as_str().unwrap().to_string();
+    let store = store.to_str().unwrap();
+
+    let shown = run(&["show", &id, "--store", store]).await;
+    let text = String::from_utf8_lossy(&shown.stdout);
+    let (z, a) = (
+        text.find("\"z\": 1").unwrap(),
+        text.find("\"a\": 2").unwrap(),
+    );
+    assert!(z < a, "the body keeps its key order: {text}");
+
+    // The JSON output keeps its own documented order too: `id` first, as in docs/api.md.
+    let json = run(&["show", &id, "--json", "--store", store]).await;
+    let json = String::from_utf8_lossy(&json.stdout);
+    assert!(json.starts_with("{\n  \"id\""), "{json}");
+    assert!(json.contains(r#""text": "{\"z\":1,\"a\":2}""#), "{json}");
+    let req = Request::get(format!("{api}/requests/{id}"))
+        .body(Full::new(Bytes::new()))
+        .unwrap();
+    let (status, _, body) = send(req).await;
+    assert_eq!(status, 200);
+    let body = String::from_utf8_lossy(&body);
+    assert!(body.starts_with("{\n  \"id\""), "{body}");
+    assert!(body.contains(r#""text": "{\"z\":1,\"a\":2}""#), "{body}");
+}
+
+#[tokio::test]
+async fn only_the_apis_own_origin_may_call_it() {
+    let app = App::start().await;
+    let store = memory_store();
+    let server = ApiServer::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        forwarder(&store, &app),
+        false,
+        None,
+    )
+    .await
+    .unwrap();
+    let addr = server.local_addr().unwrap();
+    let stop = CancellationToken::new();
+    tokio::spawn(server.run(stop.clone()));
+    let _stop = stop.drop_guard();
+    let api = format!("http://{addr}/api/requests");
+    let other_port = addr.port().wrapping_add(1).max(1);
+    for (origin, expected) in [
+        (None, 200),
+        (Some(format!("http://{addr}")), 200),
+        (Some(format!("http://localhost:{}", addr.port())), 200),
+        // A dev server on another port of this machine is another origin.
+        (Some(format!("http://127.0.0.1:{other_port}")), 403),
+        (Some(format!("http://localhost:{other_port}")), 403),
+        (Some("http://evil.example".to_string()), 403),
+    ] {
+        let mut req = Request::delete(&api);
+        if let Some(origin) = &origin {
+            req = req.header("origin", origin);
+        }
+        let (status, _, _) = send(req.body(Full::new(Bytes::new())).unwrap()).await;
+        assert_eq!(status, expected, "{origin:?}");
+    }
+}

@@ -326,12 +326,16 @@ async fn user_errors_are_one_clear_sentence() {
         b"this is not sqlite at all, not even close........",
     )
     .unwrap();
-    fails_with(
-        &["requests", "--store", garbage.to_str().unwrap()],
-        1,
-        "not a hooktap store",
-    )
-    .await;
+    for command in [&["requests"][..], &["listen", "5000", "--api-addr", "off"]] {
+        let args = [command, &["--store", garbage.to_str().unwrap()]].concat();
+        fails_with(&args, 1, "is not a hooktap store (not an SQLite database)").await;
+        let out = run(&args).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !stderr.contains("file is not a database"),
+            "said once: {stderr}"
+        );
+    }
 
     let newer = dir.path().join("newer.db");
     let conn = rusqlite::Connection::open(&newer).unwrap();
@@ -356,4 +360,141 @@ async fn user_errors_are_one_clear_sentence() {
         "newer hooktap",
     )
     .await;
+}
+
+#[tokio::test]
+async fn help_names_environment_variables_without_an_empty_value() {
+    for command in ["listen", "requests", "show", "replay", "export"] {
+        let out = run(&[command, "--help"]).await;
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{command} --help: {help}");
+        assert!(help.contains("[env: HOOKTAP_STORE]"), "{command}: {help}");
+        assert!(!help.contains("=]"), "{command}: {help}");
+    }
+    let out = run(&["listen", "--help"]).await;
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("[env: HOOKTAP_RELAY]"), "{help}");
+}
+
+#[tokio::test]
+async fn more_user_errors_are_one_clear_sentence() {
+    let listen = ["listen", "5000", "--capture-addr", "127.0.0.1:0"];
+    let memory = ["--store", ":memory:"];
+    let args = [
+        &listen[..],
+        &memory,
+        &["--api-addr", "off", "--relay", "127.0.0.1:8090"],
+    ]
+    .concat();
+    fails_with(&args, 2, "write ws://127.0.0.1:8090").await;
+
+    let args = [
+        &listen[..],
+        &memory,
+        &["--api-addr", "0.0.0.0:0", "--api-allow-remote"],
+    ]
+    .concat();
+    fails_with(&args, 2, "pass --api-token TOKEN").await;
+    let stderr = String::from_utf8_lossy(&run(&args).await.stderr).into_owned();
+    assert!(
+        !stderr.contains("--api-allow-remote"),
+        "names only the missing flag: {stderr}"
+    );
+
+    // Root may write almost anywhere, but not new files in sysfs.
+    let denied = std::path::Path::new("/sys/hooktap-test.db");
+    let refused = std::fs::File::create(denied)
+        .is_err_and(|e| e.kind() == std::io::ErrorKind::PermissionDenied);
+    if refused {
+        let args = [
+            &listen[..],
+            &["--api-addr", "off", "--store", "/sys/hooktap-test.db"],
+        ]
+        .concat();
+        fails_with(&args, 1, "permission denied").await;
+        let stderr = String::from_utf8_lossy(&run(&args).await.stderr).to_lowercase();
+        assert_eq!(stderr.matches("permission denied").count(), 1, "{stderr}");
+    } else {
+        eprintln!(
+            "skipped the permission check: {} is writable here",
+            denied.display()
+        );
+    }
+}
+
+#[tokio::test]
+async fn requests_says_when_filters_match_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_in(&dir);
+    let store_arg = store.to_str().unwrap();
+    let mut app = App::start().await;
+    let mut listen = Listen::start(&app.port().to_string(), &store, &["--json"]).await;
+    send(
+        Request::get(format!("{}/x", listen.capture_url()))
+            .body(Full::new(Bytes::new()))
+            .unwrap(),
+    )
+    .await;
+    app.next().await;
+    listen.next_event().await;
+    drop(listen);
+    let out = run(&[
+        "requests", "--failed", "--path", "/nothing", "--store", store_arg,
+    ])
+    .await;
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "hooktap: no requests match --failed --path /nothing\n"
+    );
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn stores_and_exports_are_private_to_their_owner() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("new/sub/captures.db");
+    let mut app = App::start().await;
+    let mut listen = Listen::start(&app.port().to_string(), &store, &["--json"]).await;
+    send(
+        Request::post(format!("{}/x", listen.capture_url()))
+            .body(Full::new(Bytes::from_static(b"secret body")))
+            .unwrap(),
+    )
+    .await;
+    app.next().await;
+    listen.next_event().await;
+    for folder in ["new", "new/sub"] {
+        assert_eq!(mode(&dir.path().join(folder)), 0o700, "{folder}");
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let file = std::path::PathBuf::from(format!("{}{suffix}", store.display()));
+        assert_eq!(mode(&file), 0o600, "{}", file.display());
+    }
+    drop(listen);
+
+    let exported = dir.path().join("export.har");
+    let out = run(&[
+        "export",
+        "--har",
+        "-o",
+        exported.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+    ])
+    .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(mode(&exported), 0o600);
+
+    // A store an older hooktap left readable by others is made private when opened.
+    std::fs::set_permissions(&store, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let listen = Listen::start(&app.port().to_string(), &store, &["--json"]).await;
+    assert_eq!(mode(&store), 0o600);
+    drop(listen);
 }

@@ -35,7 +35,7 @@ async fn cli_edit_sends_what_was_saved_and_diff_shows_the_change() {
         let out = replay_with_editor(cancel, &ids[0], store_arg).await;
         assert!(out.status.success(), "{cancel}");
         assert!(
-            String::from_utf8_lossy(&out.stderr).contains("replay cancelled"),
+            String::from_utf8_lossy(&out.stderr).starts_with("hooktap: replay cancelled"),
             "{cancel}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
@@ -89,4 +89,42 @@ async fn cli_edit_sends_what_was_saved_and_diff_shows_the_change() {
     let out = run(&["diff", &ids[0], "--store", store_arg]).await;
     assert_eq!(out.status.code(), Some(2), "the original is not a replay");
     assert!(String::from_utf8_lossy(&out.stderr).contains("name a second ID"));
+}
+
+#[tokio::test]
+async fn an_edit_that_breaks_the_signature_says_so_on_the_replay_line() {
+    require_subcommand("replay").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let store_arg = store.to_str().unwrap();
+    let mut app = App::start().await;
+    // GitHub's documented example: secret, body and signature.
+    let sig = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+    let sends = [Send::post("/gh", b"Hello, World!")
+        .header("x-github-event", "ping")
+        .header("x-hub-signature-256", sig)];
+    let secret = ["--verify", "github=It's a Secret to Everybody"];
+    let ids = capture_via_cli(&mut app, &store, &sends, &secret).await;
+    let out = common::within(
+        tokio::process::Command::new(common::cli::BIN)
+            .args(["replay", "--edit", &ids[0], "--store", store_arg])
+            .args(secret)
+            .env_remove("VISUAL")
+            .env_remove("HOOKTAP_STORE")
+            .env("EDITOR", "sed -i s/World/Moon/")
+            .output(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(&app.next().await.body[..], b"Hello, Moon!");
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        line.contains("sig:invalid (github): the edit broke the signature; --resign renews it"),
+        "{line}"
+    );
 }

@@ -272,6 +272,45 @@ async fn fixture_export_then_from_file_sends_the_same_requests_again() {
         "recorded in the fresh store"
     );
 
+    // The fixture as a test: a response unlike the recorded one fails the run and says how.
+    let mut changed: Value = serde_json::from_slice(&std::fs::read(&fixture).unwrap()).unwrap();
+    {
+        use base64::Engine as _;
+        let response = &mut changed["requests"][0]["response"];
+        response["status"] = 200.into();
+        response["body_base64"] = base64::engine::general_purpose::STANDARD
+            .encode(br#"{"received":999}"#)
+            .into();
+    }
+    let changed_path = dir.path().join("changed.json");
+    std::fs::write(&changed_path, serde_json::to_vec(&changed).unwrap()).unwrap();
+    let out = run(&[
+        "replay",
+        "--from-file",
+        changed_path.to_str().unwrap(),
+        "--to",
+        &other.port().to_string(),
+        "--store",
+        fresh.to_str().unwrap(),
+    ])
+    .await;
+    for _ in &sends {
+        other.next().await;
+    }
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let sent_len = sends[0].body.len();
+    assert!(
+        stdout.contains("\n    status: 200 -> 201\n")
+            && stdout.contains(&format!("\n    ~ $.received: 999 -> {sent_len}\n")),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("1 of 4 responses differ from the fixture's"),
+        "{stderr}"
+    );
+
     let broken = dir.path().join("broken.json");
     std::fs::write(&broken, b"{\"not\": \"a fixture\"}").unwrap();
     let out = run(&[
@@ -324,5 +363,89 @@ async fn configured_secrets_are_redacted_from_exports_unless_no_redact() {
     assert_eq!(
         har["log"]["entries"][0]["request"]["postData"]["text"],
         "{\"debug\":\"key=REDACTED\"}"
+    );
+}
+
+#[tokio::test]
+async fn token_headers_are_redacted_and_redacted_bodies_keep_a_true_length() {
+    require_subcommand("export").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let store_arg = store.to_str().unwrap();
+    let config = dir.path().join("hooktap.toml");
+    std::fs::write(
+        &config,
+        "[[generic]]\nname = \"acme\"\nheader = \"X-Acme-Signature\"\n",
+    )
+    .unwrap();
+    let config_arg = config.to_str().unwrap();
+    let mut app = App::start().await;
+    let secret = "whsec_leaked_into_a_body_9f3";
+    let body = format!("{{\"debug\":\"key={secret}\"}}");
+    let tokens = ["glpat-token-1", "api-key-2", "auth-token-3", "acme-sig-4"];
+    let sends = [
+        Send::post("/leak", body.as_bytes())
+            .header("content-type", "application/json")
+            .header("x-gitlab-token", tokens[0])
+            .header("x-api-key", tokens[1])
+            .header("x-auth-token", tokens[2])
+            .header("x-acme-signature", tokens[3]),
+        Send {
+            method: "GET",
+            path: "/plain",
+            headers: Vec::new(),
+            body: Vec::new(),
+        },
+    ];
+    capture_via_cli(&mut app, &store, &sends, &[]).await;
+    let flag = format!("stripe={secret}");
+    let base = [
+        "--verify", &flag, "--config", config_arg, "--store", store_arg,
+    ];
+    for format in ["--har", "--curl", "--fixture"] {
+        let out = export(&[&["export", format][..], &base].concat()).await;
+        let text = String::from_utf8_lossy(&out);
+        for token in tokens {
+            assert!(!text.contains(token), "{format} shows {token}: {text}");
+        }
+    }
+    let har: Value =
+        serde_json::from_slice(&export(&[&["export", "--har"][..], &base].concat()).await).unwrap();
+    let request = &har["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["request"]["url"].as_str().unwrap().ends_with("/leak"))
+        .expect("the /leak entry")["request"];
+    let text = request["postData"]["text"].as_str().unwrap();
+    assert_eq!(text, "{\"debug\":\"key=REDACTED\"}");
+    let length = request["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["name"] == "content-length")
+        .map(|h| h["value"].as_str().unwrap().to_string());
+    assert_eq!(length, Some(text.len().to_string()), "{request}");
+    assert_eq!(request["bodySize"], text.len());
+
+    let curl =
+        String::from_utf8(export(&[&["export", "--curl"][..], &base].concat()).await).unwrap();
+    let commands: Vec<&str> = curl
+        .split("\n# ")
+        .filter(|c| c.contains(" POST /leak ") || c.contains(" GET /plain "))
+        .collect();
+    assert_eq!(commands.len(), 2, "{curl}");
+    for command in &commands {
+        assert!(command.contains("curl -sS"), "{command}");
+    }
+    let (with_body, without) = if commands[0].contains("/leak") {
+        (commands[0], commands[1])
+    } else {
+        (commands[1], commands[0])
+    };
+    assert!(with_body.contains("--header 'expect:'"), "{with_body}");
+    assert!(
+        !without.contains("expect:"),
+        "no Expect without a body: {without}"
     );
 }

@@ -321,3 +321,61 @@ async fn cli_refuses_what_it_cannot_do_with_one_sentence() {
     let out = run(&["replay", &ids[0], "--to", "ftp://x", "--store", store_arg]).await;
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[tokio::test]
+async fn cli_failed_again_skips_originals_a_replay_already_fixed_unless_again() {
+    require_subcommand("replay").await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let store_arg = store.to_str().unwrap();
+    let mut app = App::start().await;
+    let sends = [
+        Send::post("/status/500", b"one"),
+        Send::post("/status/503", b"two"),
+    ];
+    let ids = capture_via_cli(&mut app, &store, &sends, &[]).await;
+
+    // The first one is fixed by a replay (the app answers /v2/... with 201).
+    let fixed = format!("http://127.0.0.1:{}/v2", app.port());
+    let out = run(&["replay", &ids[0], "--to", &fixed, "--store", store_arg]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(app.next().await.uri, "/v2/status/500");
+
+    let originals = |out: &std::process::Output| -> Vec<String> {
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<Value>(l).unwrap()["original"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    let out = run(&["replay", "--failed", "--json", "--store", store_arg]).await;
+    assert_eq!(
+        originals(&out),
+        [ids[1].clone()],
+        "the fixed one is not resent"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("skipped 1 request already replayed successfully")
+            && stderr.contains("--again"),
+        "{stderr}"
+    );
+    assert_eq!(app.next().await.uri, "/status/503");
+
+    let out = run(&[
+        "replay", "--failed", "--again", "--json", "--store", store_arg,
+    ])
+    .await;
+    assert_eq!(originals(&out), [ids[0].clone(), ids[1].clone()]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("skipped"));
+    assert_eq!(app.next().await.uri, "/status/500");
+    assert_eq!(app.next().await.uri, "/status/503");
+}

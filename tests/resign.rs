@@ -120,9 +120,11 @@ async fn resign_turns_expired_stripe_and_standard_webhooks_requests_into_valid_o
         );
     }
 
-    // Without --resign the old signature goes out unchanged.
-    let out = run(&["replay", &ids[0], "--store", store_arg]).await;
+    // Without --resign the old signature goes out unchanged, and the line says it is old.
+    let out = run(&[&["replay", &ids[0], "--store", store_arg][..], &secrets].concat()).await;
     assert!(out.status.success());
+    let line = String::from_utf8_lossy(&out.stdout);
+    assert!(line.contains("  sig:expired (stripe)"), "{line}");
     assert_eq!(
         app.next().await.header("stripe-signature").unwrap(),
         stripe_sig
@@ -144,6 +146,9 @@ async fn resign_turns_expired_stripe_and_standard_webhooks_requests_into_valid_o
         .collect();
     assert_eq!(lines[0]["resigned"], "stripe");
     assert_eq!(lines[1]["resigned"], "standard-webhooks");
+    for line in &lines {
+        assert_eq!(line["verdict"]["verdict"], "valid", "{line}");
+    }
 
     let got = app.next().await;
     assert_eq!(&got.body[..], stripe_body, "the body is unchanged");

@@ -77,6 +77,10 @@ struct Listen {
 
 impl Listen {
     fn start(store: &std::path::Path, app: SocketAddr) -> Self {
+        Self::with_secrets(store, app, &[&format!("github={SECRET}")])
+    }
+
+    fn with_secrets(store: &std::path::Path, app: SocketAddr, secrets: &[&str]) -> Self {
         let mut child = Command::new(env!("CARGO_BIN_EXE_hooktap"))
             .args([
                 "listen",
@@ -92,7 +96,7 @@ impl Listen {
                 "--store",
                 store.to_str().expect("utf-8 path"),
             ])
-            .args(["--verify", &format!("github={SECRET}")])
+            .args(secrets.iter().flat_map(|s| ["--verify", s]))
             .current_dir(store.parent().expect("store dir"))
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -179,6 +183,27 @@ fn listen_records_verdicts_and_verify_recomputes_them() {
     let bad_id = event["id"].as_str().expect("id").to_string();
     drop(listen);
 
+    // `show` gives the details `verify` gives.
+    let shown = Command::new(env!("CARGO_BIN_EXE_hooktap"))
+        .args([
+            "show",
+            &bad_id,
+            "--store",
+            store.to_str().expect("utf-8 path"),
+        ])
+        .output()
+        .expect("run hooktap show");
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    for needle in [
+        "signature invalid (github)",
+        "header:   x-hub-signature-256",
+        "expected: sha256=757107",
+        &format!("received: {tampered}"),
+        "signed:   \"{body}\"",
+    ] {
+        assert!(shown.contains(needle), "{needle} in: {shown}");
+    }
+
     // Recomputed with the secrets configured now: none, the right one, a wrong one.
     let (code, out) = verify(&store, &[&good_id]);
     assert_eq!(code, Some(1), "{out}");
@@ -203,5 +228,32 @@ fn listen_records_verdicts_and_verify_recomputes_them() {
     assert!(
         !out.contains("another"),
         "the secret must not be printed: {out}"
+    );
+}
+
+#[test]
+fn an_unsigned_webhook_is_missing_header_for_the_configured_providers() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("hooks.db");
+    let listen = Listen::with_secrets(
+        &store,
+        app(),
+        &[&format!("github={SECRET}"), "stripe=whsec_dGVzdA=="],
+    );
+    let ready = listen.next_event();
+    let capture = ready["capture_addr"].as_str().expect("capture_addr");
+    let mut stream = TcpStream::connect(capture).expect("connect to the capture listener");
+    stream
+        .write_all(
+            b"POST /hooks HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+        )
+        .expect("send");
+    read_message(&mut stream).expect("an answer");
+    let event = listen.next_event();
+    assert_eq!(event["verdict"]["verdict"], "missing_header", "{event}");
+    assert_eq!(event["verdict"]["provider"], "github, stripe", "{event}");
+    assert_eq!(
+        event["verdict"]["header"], "x-hub-signature-256, stripe-signature",
+        "{event}"
     );
 }

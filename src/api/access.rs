@@ -1,10 +1,12 @@
-//! Who may use the API: the bearer token, and no web pages (by `Origin`, or by a foreign
-//! `Host` from DNS rebinding).
+//! Who may use the API: the bearer token, and no web pages but its own (by `Origin`, or by
+//! a foreign `Host` from DNS rebinding).
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode, header};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use std::net::{IpAddr, SocketAddr};
+
 use subtle::ConstantTimeEq;
 
 use super::State;
@@ -22,6 +24,27 @@ fn is_loopback_host(host: &str) -> bool {
         || name
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// True when `origin` is the API's own: `http://` and the address bound (or `localhost`,
+/// or any host when bound to all addresses), on the port bound. A dev server on another
+/// port of this machine is another origin.
+fn is_own_origin(origin: &str, addr: SocketAddr) -> bool {
+    let Some(authority) = origin
+        .strip_prefix("http://")
+        .and_then(|rest| rest.parse::<http::uri::Authority>().ok())
+    else {
+        return false;
+    };
+    let host = authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']');
+    let port = authority.port_u16().unwrap_or(80);
+    port == addr.port()
+        && (addr.ip().is_unspecified()
+            || host.eq_ignore_ascii_case("localhost")
+            || host.parse::<IpAddr>() == Ok(addr.ip()))
 }
 
 /// Refuses requests a web page could have made: a browser names its page's origin, and
@@ -49,18 +72,15 @@ pub(super) fn check_access(
             return Some(response);
         }
     }
-    if let Some(origin) = req.headers().get(header::ORIGIN) {
-        let host = origin
+    if let Some(origin) = req.headers().get(header::ORIGIN)
+        && !origin
             .to_str()
-            .ok()
-            .and_then(|o| o.split_once("://"))
-            .map_or("", |(_, rest)| rest);
-        if !is_loopback_host(host) {
-            return Some(error(
-                StatusCode::FORBIDDEN,
-                "requests from web pages are refused",
-            ));
-        }
+            .is_ok_and(|o| is_own_origin(o.trim(), state.addr))
+    {
+        return Some(error(
+            StatusCode::FORBIDDEN,
+            "requests from web pages other than the API's own are refused",
+        ));
     }
     if state.loopback && state.token.is_none() {
         let host = req
@@ -81,6 +101,36 @@ pub(super) fn check_access(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_apis_own_origin_is_accepted() {
+        let addr: SocketAddr = "127.0.0.1:4748".parse().unwrap();
+        for origin in [
+            "http://127.0.0.1:4748",
+            "http://localhost:4748",
+            "http://LOCALHOST:4748",
+        ] {
+            assert!(is_own_origin(origin, addr), "{origin}");
+        }
+        for origin in [
+            "http://127.0.0.1:3000",
+            "http://localhost:5173",
+            "http://127.0.0.1",
+            "https://127.0.0.1:4748",
+            "http://evil.example:4748",
+            "http://127.0.0.2:4748",
+            "null",
+            "",
+        ] {
+            assert!(!is_own_origin(origin, addr), "{origin}");
+        }
+        let v6: SocketAddr = "[::1]:4748".parse().unwrap();
+        assert!(is_own_origin("http://[::1]:4748", v6));
+        assert!(!is_own_origin("http://[::1]:4749", v6));
+        let any: SocketAddr = "0.0.0.0:4748".parse().unwrap();
+        assert!(is_own_origin("http://192.168.1.5:4748", any));
+        assert!(!is_own_origin("http://192.168.1.5:8080", any));
+    }
 
     #[test]
     fn loopback_hosts_are_recognised() {

@@ -37,6 +37,8 @@ pub struct ApiServer {
 }
 
 struct State {
+    /// The address bound: its origin is the only one a browser may call from.
+    addr: SocketAddr,
     forwarder: Forwarder,
     token: Option<ApiToken>,
     loopback: bool,
@@ -53,6 +55,12 @@ impl ApiServer {
     ) -> anyhow::Result<Self> {
         let loopback = addr.ip().is_loopback();
         let remote_allowed = allow_remote && token.is_some();
+        if !loopback && allow_remote && token.is_none() {
+            return Err(UsageError(format!(
+                "the API address {addr} is not on loopback, so it needs a token: pass --api-token TOKEN (or set HOOKTAP_API_TOKEN)"
+            ))
+            .into());
+        }
         if !loopback && !remote_allowed {
             return Err(UsageError(format!(
                 "the API address {addr} is not on loopback, so anyone who reaches it could read and replay your requests: pass --api-allow-remote and --api-token TOKEN, or use 127.0.0.1"
@@ -68,9 +76,11 @@ impl ApiServer {
                 anyhow::Error::new(err).context(format!("could not listen on {addr}"))
             }
         })?;
+        let addr = listener.local_addr().context("reading the API address")?;
         Ok(Self {
             listener,
             state: Arc::new(State {
+                addr,
                 forwarder,
                 token,
                 loopback,

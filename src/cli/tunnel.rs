@@ -35,7 +35,12 @@ impl FromStr for Secret {
 #[derive(Debug, Args, Clone)]
 pub struct TunnelArgs {
     /// Open a tunnel to this relay (ws://host:port or wss://host) and print its public URL.
-    #[arg(long, value_name = "URL", env = "HOOKTAP_RELAY")]
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "HOOKTAP_RELAY",
+        hide_env_values = true
+    )]
     pub relay: Option<String>,
 
     /// The token the relay gave you (ignored without --relay).

@@ -21,18 +21,19 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
     };
     let ids = select(&store, &args.select.selection())?;
     if ids.is_empty() {
-        eprintln!("no recorded request matches; the export is empty");
+        eprintln!("hooktap: no recorded request matches; the export is empty");
     }
-    let secrets: Vec<String> = if args.no_redact {
-        Vec::new()
+    let redactor = if args.no_redact {
+        Redactor::new(false, Vec::new())
     } else {
         let verifier = args.secrets.verifier()?;
-        verifier.secret_texts().map(str::to_string).collect()
+        Redactor::new(true, verifier.secret_texts().map(str::to_string))
+            .with_headers(verifier.generic_headers())
     };
-    let redactor = Redactor::new(!args.no_redact, secrets);
     match &args.output {
         Some(path) => {
-            let file = std::fs::File::create(path)
+            // Mode 0600: an export holds bodies and headers.
+            let file = crate::fsperm::create_file(path)
                 .with_context(|| format!("could not create {}", path.display()))?;
             let mut out = std::io::BufWriter::new(file);
             write(format, &store, &ids, &redactor, &mut out)

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use crate::exchange::{Exchange, ExchangeId};
 use crate::export::fixture::replay_file;
 use crate::forward::{ForwardConfig, Forwarder};
-use crate::output::human_duration_us;
+use crate::output::{self, human_duration_us};
 use crate::replay::{Job, Pacer, ReplayError, ReplayOptions, Replayed, replay_all, resign_with};
-use crate::select::{lookup_error, select};
-use crate::signature::Verifier;
+use crate::select::{lookup_error, select, without_replayed};
+use crate::signature::{Verdict, Verifier};
 use crate::store::{Location, Options, Store};
 use crate::target::Target;
 
@@ -21,6 +21,8 @@ use crate::target::Target;
 struct Tally {
     total: usize,
     bad: usize,
+    /// Responses that differ from the fixture's (`--from-file`).
+    differ: usize,
 }
 
 /// Runs `hooktap replay`.
@@ -69,13 +71,29 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
     let mut tally = Tally::default();
 
     let concurrency = usize::from(args.concurrency);
-    let report = |id: &ExchangeId, outcome| report(&mut tally, args.json, id, outcome);
+    let mode = Mode {
+        json: args.json,
+        from_file: args.from_file.is_some(),
+        edited: args.edit && !args.resign,
+    };
+    let report = |id: &ExchangeId, outcome| report(&mut tally, &mode, id, outcome);
     if let Some(path) = &args.from_file {
         replay_file(&forwarder, path, &opts, concurrency, &pacer, report).await?;
     } else {
-        let ids = select(&store, &selection)?;
+        let mut ids = select(&store, &selection)?;
+        if selection.failed && !args.again {
+            let (kept, skipped) = without_replayed(&store, ids)?;
+            if skipped > 0 {
+                eprintln!(
+                    "hooktap: skipped {skipped} {} already replayed successfully; --again sends {} anyway",
+                    if skipped == 1 { "request" } else { "requests" },
+                    if skipped == 1 { "it" } else { "them" },
+                );
+            }
+            ids = kept;
+        }
         if ids.is_empty() {
-            eprintln!("nothing to replay: no recorded request matches");
+            eprintln!("hooktap: nothing to replay: no recorded request matches");
             return Ok(());
         }
         let mut jobs: Vec<Job> = ids.into_iter().map(|id| (id, None)).collect();
@@ -87,7 +105,9 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
             match crate::edit::edit_request(&original).await? {
                 Some(edited) => job.1 = Some(edited),
                 None => {
-                    eprintln!("replay cancelled: the request was left unchanged or emptied");
+                    eprintln!(
+                        "hooktap: replay cancelled: the request was left unchanged or emptied"
+                    );
                     return Ok(());
                 }
             }
@@ -100,6 +120,13 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         anyhow::bail!(
             "{} of {} replays failed or were not sent",
             tally.bad,
+            tally.total
+        );
+    }
+    if tally.differ > 0 {
+        anyhow::bail!(
+            "{} of {} responses differ from the fixture's",
+            tally.differ,
             tally.total
         );
     }
@@ -136,18 +163,34 @@ fn open_store(args: &ReplayArgs, verifier: Verifier) -> anyhow::Result<Store> {
     })
 }
 
+/// How replays are reported.
+struct Mode {
+    /// One JSON object per replay.
+    json: bool,
+    /// `--from-file`: a response that differs from the fixture's counts against the exit
+    /// status, and its changes are listed under the line.
+    from_file: bool,
+    /// `--edit` without `--resign`: an invalid signature is the edit's doing.
+    edited: bool,
+}
+
+/// Prints one replay's outcome.
 fn report(
     tally: &mut Tally,
-    as_json: bool,
+    mode: &Mode,
     original: &ExchangeId,
     result: Result<Replayed, ReplayError>,
 ) {
+    let (as_json, from_file) = (mode.json, mode.from_file);
     tally.total += 1;
     let line = match &result {
         Ok(done) => {
             let ex = &done.exchange;
             if ex.failed() {
                 tally.bad += 1;
+            }
+            if from_file && done.differs == Some(true) {
+                tally.differ += 1;
             }
             let differs = done.differs.map(|d| if d { "differs" } else { "same" });
             if as_json {
@@ -165,8 +208,17 @@ fn report(
                 if let Some(provider) = &done.resigned {
                     line.push_str(&format!("  re-signed ({provider})"));
                 }
+                line.push_str(&output::verdict_badge(ex));
+                if mode.edited && matches!(ex.verdict, Some(Verdict::Invalid { .. })) {
+                    line.push_str(": the edit broke the signature; --resign renews it");
+                }
                 if let Some(error) = &ex.error {
                     line.push_str(&format!("  error: {error}"));
+                }
+                if from_file {
+                    for change in &done.changes {
+                        line.push_str(&format!("\n    {change}"));
+                    }
                 }
                 line
             }

@@ -34,11 +34,30 @@ pub fn requests(args: RequestsArgs) -> anyhow::Result<()> {
         text.push('\n');
         emit(text.as_bytes())?;
     } else if rows.is_empty() {
-        eprintln!("no requests recorded yet");
+        eprintln!("hooktap: {}", nothing_listed(&args));
     } else {
         emit(output::summary_table(&rows).as_bytes())?;
     }
     Ok(())
+}
+
+/// Why `requests` shows no rows: nothing recorded, or nothing matching the filters given.
+fn nothing_listed(args: &RequestsArgs) -> String {
+    let mut filters = Vec::new();
+    if args.failed {
+        filters.push("--failed".to_string());
+    }
+    if let Some(path) = &args.path {
+        filters.push(format!("--path {path}"));
+    }
+    if let Some(since) = args.since {
+        filters.push(format!("--since {}", crate::exchange::format_time(since)));
+    }
+    if filters.is_empty() {
+        "no requests recorded yet".into()
+    } else {
+        format!("no requests match {}", filters.join(" "))
+    }
 }
 
 /// `hooktap show`.

@@ -22,6 +22,7 @@ pub async fn open(
     let Some(relay) = &args.relay else {
         return Ok(None);
     };
+    check_scheme(relay)?;
     if let Some(name) = &args.name
         && !crate::tunnel::protocol::valid_name(name)
     {
@@ -41,6 +42,21 @@ pub async fn open(
             refusal.message
         )),
         Err(ConnectError::Failed(err)) => Err(err),
+    }
+}
+
+/// `--relay` must say how to reach the relay: a bare `host:port` is the commonest slip.
+fn check_scheme(relay: &str) -> Result<(), UsageError> {
+    let text = relay.trim();
+    let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("ws" | "wss" | "http" | "https") => Ok(()),
+        Some(_) => Err(UsageError(format!(
+            "--relay '{relay}' must start with ws:// (or wss:// for a relay with TLS)"
+        ))),
+        None => Err(UsageError(format!(
+            "--relay '{relay}' has no scheme: write ws://{text} (or wss://{text} for a relay with TLS)"
+        ))),
     }
 }
 

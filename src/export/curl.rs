@@ -16,8 +16,8 @@ const SKIPPED: [&str; 9] = [
     "trailer",
     "upgrade",
 ];
-/// Headers curl adds on its own unless told not to.
-const CURL_DEFAULTS: [&str; 3] = ["user-agent", "accept", "expect"];
+/// Headers curl adds on its own unless told not to (and `Expect`, with a large body).
+const CURL_DEFAULTS: [&str; 2] = ["user-agent", "accept"];
 /// Largest body passed as a command-line argument; larger ones go through `printf`, a
 /// shell builtin, since one argument may not exceed 128 KiB on Linux.
 const MAX_ARG_BODY: usize = 64 * 1024;
@@ -72,6 +72,7 @@ pub fn command(ex: &Exchange) -> String {
         args.push(format!("--request {}", shell_quote(&req.method)));
     }
     args.push(shell_quote(&ex.target));
+    let sends_body = !body.is_empty() || has("content-length") || has("transfer-encoding");
     for name in CURL_DEFAULTS {
         if !has(name) {
             args.push(format!("--header {}", shell_quote(&format!("{name}:"))));
@@ -90,7 +91,10 @@ pub fn command(ex: &Exchange) -> String {
         };
         args.push(format!("--header {}", shell_quote(&header)));
     }
-    let sends_body = !body.is_empty() || has("content-length") || has("transfer-encoding");
+    if sends_body && !has("expect") {
+        // curl asks `Expect: 100-continue` before a large body.
+        args.push("--header 'expect:'".into());
+    }
     if sends_body {
         if !has("content-type") {
             // curl would add a form content type to data of its own accord.
@@ -105,7 +109,7 @@ pub fn command(ex: &Exchange) -> String {
         }
     }
     let mut out = format!(
-        "# {} {} {} ({})\n{prefix}curl",
+        "# {} {} {} ({})\n{prefix}curl -sS",
         ex.id,
         req.method,
         req.uri.replace('\n', " "),

@@ -5,8 +5,15 @@ use crate::exchange::{Body, Exchange, Header};
 /// What a redacted value is replaced with.
 pub const REDACTED: &str = "REDACTED";
 
-/// Request headers that carry credentials.
-const REQUEST_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+/// Request headers that carry credentials (token-style webhook headers among them).
+pub const REQUEST_HEADERS: [&str; 6] = [
+    "authorization",
+    "cookie",
+    "proxy-authorization",
+    "x-gitlab-token",
+    "x-api-key",
+    "x-auth-token",
+];
 /// Response headers that carry credentials.
 const RESPONSE_HEADERS: [&str; 1] = ["set-cookie"];
 /// Shorter secrets are not searched for: they would match ordinary text.
@@ -17,6 +24,8 @@ const MIN_SECRET_LEN: usize = 6;
 pub struct Redactor {
     enabled: bool,
     secrets: Vec<Vec<u8>>,
+    /// Further request headers to hide (the configured generic schemes' headers).
+    headers: Vec<String>,
 }
 
 impl Redactor {
@@ -30,7 +39,15 @@ impl Redactor {
                 .filter(|s| s.len() >= MIN_SECRET_LEN)
                 .map(String::into_bytes)
                 .collect(),
+            headers: Vec::new(),
         }
+    }
+
+    /// Also hides these request headers, as `Authorization` is.
+    pub fn with_headers<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.headers
+            .extend(names.into_iter().map(str::to_ascii_lowercase));
+        self
     }
 
     /// A copy of `ex` with credentials replaced by [`REDACTED`].
@@ -39,13 +56,22 @@ impl Redactor {
         if !self.enabled {
             return out;
         }
-        out.request.headers = self.headers(&ex.request.headers, &REQUEST_HEADERS);
+        let extra: Vec<&str> = self.headers.iter().map(String::as_str).collect();
+        let sensitive = [&REQUEST_HEADERS[..], &extra].concat();
+        out.request.headers = self.headers(&ex.request.headers, &sensitive);
         out.request.uri = self.text(&ex.request.uri);
         out.target = self.text(&ex.target);
         out.request.body = self.body(&ex.request.body);
+        fix_length(
+            &mut out.request.headers,
+            &ex.request.body,
+            &out.request.body,
+        );
         if let Some(response) = out.response.as_mut() {
             response.headers = self.headers(&response.headers, &RESPONSE_HEADERS);
+            let before = response.body.clone();
             response.body = self.body(&response.body);
+            fix_length(&mut response.headers, &before, &response.body);
         }
         out
     }
@@ -87,6 +113,18 @@ impl Redactor {
     }
 }
 
+/// Keeps `Content-Length` true to a whole body whose length redaction changed.
+fn fix_length(headers: &mut [Header], before: &Body, after: &Body) {
+    if before.truncated() || before.bytes.len() == after.bytes.len() {
+        return;
+    }
+    for (name, value) in headers.iter_mut() {
+        if name.eq_ignore_ascii_case("content-length") {
+            *value = after.bytes.len().to_string().into_bytes();
+        }
+    }
+}
+
 fn replace_all(data: &[u8], needle: &[u8], with: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len());
     let mut rest = data;
@@ -120,6 +158,58 @@ mod tests {
                 ("Authorization".to_string(), b"REDACTED".to_vec()),
                 ("x-key".to_string(), b"REDACTED".to_vec()),
             ]
+        );
+    }
+
+    #[test]
+    fn token_headers_are_hidden_and_lengths_stay_true() {
+        use crate::exchange::{ExchangeId, RecordedRequest, Source};
+        let header = |n: &str, v: &str| (n.to_string(), v.as_bytes().to_vec());
+        let body = br#"{"key":"whsec_abc123"}"#;
+        let ex = Exchange {
+            id: ExchangeId::generate(),
+            received_at_us: 0,
+            source: Source::Local,
+            public_url: None,
+            target: "http://127.0.0.1:5000/".into(),
+            request: RecordedRequest {
+                method: "POST".into(),
+                uri: "/".into(),
+                version: "HTTP/1.1".into(),
+                headers: vec![
+                    header("X-Gitlab-Token", "glt"),
+                    header("X-Api-Key", "k"),
+                    header("x-auth-token", "t"),
+                    header("X-Acme-Signature", "sig"),
+                    header("X-Other", "kept"),
+                    header("Content-Length", &body.len().to_string()),
+                ],
+                body: Body::full(body.to_vec()),
+            },
+            response: None,
+            ttfb_us: None,
+            duration_us: 0,
+            error: None,
+            replay_of: None,
+            verdict: None,
+        };
+        let r =
+            Redactor::new(true, ["whsec_abc123".to_string()]).with_headers(["X-Acme-Signature"]);
+        let out = r.exchange(&ex);
+        let value = |n: &str| out.request.header(n).unwrap().to_string();
+        for name in [
+            "x-gitlab-token",
+            "x-api-key",
+            "x-auth-token",
+            "x-acme-signature",
+        ] {
+            assert_eq!(value(name), REDACTED, "{name}");
+        }
+        assert_eq!(value("x-other"), "kept");
+        assert_eq!(out.request.body.bytes, br#"{"key":"REDACTED"}"#);
+        assert_eq!(
+            value("content-length"),
+            out.request.body.bytes.len().to_string()
         );
     }
 }

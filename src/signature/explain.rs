@@ -52,6 +52,13 @@ pub fn explain(verdict: &Verdict) -> String {
                 skew_secs.unsigned_abs()
             );
         }
+        // Several providers expected (none recognised): their headers joined with `, `.
+        Verdict::MissingHeader { provider, header } if header.contains(", ") => {
+            let _ = writeln!(
+                out,
+                "missing header ({provider}): the request carries no signature header; expected one of {header}"
+            );
+        }
         Verdict::MissingHeader { provider, header } => {
             let _ = writeln!(
                 out,

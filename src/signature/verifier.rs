@@ -141,6 +141,14 @@ impl Verifier {
         self.inner.secrets.values().map(Secret::expose)
     }
 
+    /// The headers the configured generic schemes sign in, so exports can redact them.
+    pub fn generic_headers(&self) -> impl Iterator<Item = &str> {
+        self.inner
+            .generic
+            .iter()
+            .flat_map(|(_, scheme)| scheme.headers.iter().map(String::as_str))
+    }
+
     /// The providers that have a secret.
     pub fn configured(&self) -> impl Iterator<Item = &str> {
         self.inner.secrets.keys().map(String::as_str)
@@ -187,16 +195,40 @@ impl Verifier {
     }
 
     /// The verdict for `req` as received at `at_unix_secs`; `url` is the public URL the
-    /// sender called (Twilio, Square and HubSpot sign it). `None` when no provider is
-    /// recognised and none is pinned.
+    /// sender called (Twilio, Square and HubSpot sign it). A request no provider is
+    /// recognised on is `missing header` for the providers that have a secret; `None` when
+    /// there are none (and no provider is pinned).
     pub fn check(
         &self,
         req: &RecordedRequest,
         url: Option<&str>,
         at_unix_secs: i64,
     ) -> Option<Verdict> {
-        let provider = self.provider_for(req)?;
-        Some(self.check_as(provider, req, url, at_unix_secs))
+        match self.provider_for(req) {
+            Some(provider) => Some(self.check_as(provider, req, url, at_unix_secs)),
+            None => self.unsigned(req, url, at_unix_secs),
+        }
+    }
+
+    /// The verdict for a request that carries none of the headers detection reads, when
+    /// secrets are configured: `missing header`, naming every configured provider (joined
+    /// with `, `) and the headers they sign in. Mailgun signs inside the body, which
+    /// detection has already looked at, so it is not named.
+    fn unsigned(&self, req: &RecordedRequest, url: Option<&str>, at: i64) -> Option<Verdict> {
+        let (mut providers, mut headers) = (Vec::new(), Vec::new());
+        for name in self.inner.secrets.keys().filter(|n| *n != "mailgun") {
+            if let Verdict::MissingHeader { header, .. } = self.check_as(name.clone(), req, url, at)
+            {
+                providers.push(name.as_str());
+                if !headers.contains(&header) {
+                    headers.push(header);
+                }
+            }
+        }
+        (!providers.is_empty()).then(|| Verdict::MissingHeader {
+            provider: providers.join(", "),
+            header: headers.join(", "),
+        })
     }
 
     /// The verdict for `req` checked as `provider`'s.
@@ -232,9 +264,11 @@ impl Verifier {
         at: Option<i64>,
     ) -> Option<Verdict> {
         // Most traffic names no provider: detect first, build the URL only when needed.
-        let provider = self.provider_for(&exchange.request)?;
-        let url = url.map_or_else(|| signed_url(exchange), str::to_string);
         let at = at.unwrap_or(exchange.received_at_us.div_euclid(1_000_000));
+        let Some(provider) = self.provider_for(&exchange.request) else {
+            return self.unsigned(&exchange.request, url, at);
+        };
+        let url = url.map_or_else(|| signed_url(exchange), str::to_string);
         Some(self.check_as(provider, &exchange.request, Some(&url), at))
     }
 
@@ -311,6 +345,33 @@ mod tests {
             signed_url(&exchange(None)),
             "http://127.0.0.1:5000/hook?x=1"
         );
+    }
+
+    #[test]
+    fn an_unsigned_request_is_missing_header_for_every_configured_provider() {
+        let secrets = ["github", "stripe", "mailgun"]
+            .map(|p| (p.to_string(), Secret::new(p, "whsec_dGVzdA==").unwrap()));
+        let verifier = Verifier::new(secrets, Vec::new(), None);
+        let mut plain = exchange(None);
+        plain.request.headers = vec![("content-type".into(), b"application/json".to_vec())];
+        let expected = Verdict::MissingHeader {
+            provider: "github, stripe".into(),
+            header: "x-hub-signature-256, stripe-signature".into(),
+        };
+        assert_eq!(
+            verifier.check(&plain.request, None, 0),
+            Some(expected.clone())
+        );
+        assert_eq!(
+            verifier.check_exchange(&plain, None, None),
+            Some(expected.clone())
+        );
+        assert!(
+            super::super::explain(&expected)
+                .contains("expected one of x-hub-signature-256, stripe-signature"),
+        );
+        // Without secrets there is nothing to expect.
+        assert_eq!(Verifier::default().check(&plain.request, None, 0), None);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! thread off the forwarding path, and read by any process. Any number of processes may
 //! write one store: ids never clash (see `writer`).
 
+mod open_error;
 mod pending;
 mod query;
 mod schema;
@@ -119,16 +120,7 @@ impl Store {
     pub fn open_with_pending_limit(options: Options, max_pending: usize) -> anyhow::Result<Self> {
         let (writer_conn, reader_conn) = match &options.location {
             Location::File(path) => {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).with_context(|| {
-                        format!("could not create the store's folder {}", dir.display())
-                    })?;
-                }
-                let writer = open_file(path, OpenFlags::default())?;
-                schema::prepare(&writer, false).with_context(|| describe(path))?;
-                let reader = open_file(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
-                reader.busy_timeout(std::time::Duration::from_secs(5))?;
-                (writer, reader)
+                open_for_writing(path).map_err(|e| open_error::explain(path, true, e))?
             }
             Location::Memory => {
                 // A named shared-cache memory database so the writer and reader
@@ -178,9 +170,12 @@ impl Store {
                 path.display()
             );
         }
-        let conn = open_file(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        schema::prepare_read(&conn).with_context(|| describe(path))?;
-        Ok(Reader { conn })
+        let open = || {
+            let conn = open_file(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+            schema::prepare_read(&conn).with_context(|| describe(path))?;
+            Ok(Reader { conn })
+        };
+        open().map_err(|e| open_error::explain(path, false, e))
     }
 
     /// Waits while the records waiting for the disk fill their bound: a delivery calls
@@ -260,6 +255,31 @@ impl Store {
             prefix,
         )
     }
+}
+
+/// The writer's and the reader's connections to the store file at `path`, creating it
+/// (and its folder) if needed.
+fn open_for_writing(path: &Path) -> anyhow::Result<(Connection, Connection)> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::fsperm::create_dir_all(dir)
+            .with_context(|| format!("could not create the store's folder {}", dir.display()))?;
+    }
+    // Created here, mode 0600, before SQLite would create it with the umask's mode; SQLite
+    // gives the -wal and -shm files the database file's mode. A store an older hooktap
+    // made readable by others is made private (when it is ours to change).
+    crate::fsperm::touch_file(path).with_context(|| describe(path))?;
+    let _ = crate::fsperm::restrict(path);
+    let writer = open_file(path, OpenFlags::default())?;
+    schema::prepare(&writer, false).with_context(|| describe(path))?;
+    for suffix in ["-wal", "-shm"] {
+        let mut side = path.as_os_str().to_owned();
+        side.push(suffix);
+        // Best effort, as for the file: a store shared with other users may be theirs.
+        let _ = crate::fsperm::restrict(Path::new(&side));
+    }
+    let reader = open_file(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+    reader.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok((writer, reader))
 }
 
 fn open_file(path: &Path, flags: OpenFlags) -> anyhow::Result<Connection> {
