@@ -148,3 +148,61 @@ async fn listen_with_a_refused_token_exits_1_with_one_sentence() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn listen_replaced_by_a_newer_agent_with_the_same_token_exits_1_and_says_why() {
+    bounded(async {
+        let app = start_app().await;
+        let relay = start_relay("127.0.0.1:0", token_relay()).await;
+        let target = format!("http://{}", app.addr);
+        let args = [
+            target.as_str(),
+            "--relay",
+            &relay.url(),
+            "--token",
+            "t1",
+            "--name",
+            "twin",
+            "--json",
+        ];
+        let mut older = Listen::spawn(&args);
+        let ready: serde_json::Value = serde_json::from_str(&older.line().await).unwrap();
+        assert_eq!(ready["event"], "ready");
+        let mut newer = Listen::spawn(&args);
+        let ready: serde_json::Value = serde_json::from_str(&newer.line().await).unwrap();
+        assert_eq!(ready["event"], "ready");
+
+        let event: serde_json::Value = serde_json::from_str(&older.line().await).unwrap();
+        assert_eq!(event["state"], "replaced", "{event}");
+        assert_eq!(
+            event["message"],
+            "replaced by another agent with the same token"
+        );
+        let status = tokio::time::timeout(Duration::from_secs(10), older.child.wait())
+            .await
+            .expect("the older listen exits")
+            .unwrap();
+        assert_eq!(status.code(), Some(1));
+        let mut stderr = String::new();
+        tokio::io::AsyncReadExt::read_to_string(
+            older.child.stderr.as_mut().unwrap(),
+            &mut stderr,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            stderr,
+            "hooktap: the tunnel was replaced by another agent with the same token: stop the other agent or pick another --name\n"
+        );
+
+        // The newer one keeps the name and records the traffic.
+        let client = client();
+        let (status, _, _) = post(&client, &relay.http("/t/twin/hook"), "hi").await;
+        assert_eq!(status, 200);
+        let request: serde_json::Value = serde_json::from_str(&newer.line().await).unwrap();
+        assert_eq!(request["event"], "request");
+        newer.child.kill().await.unwrap();
+        relay.stop().await;
+    })
+    .await;
+}

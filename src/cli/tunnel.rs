@@ -47,7 +47,8 @@ pub struct TunnelArgs {
     )]
     pub token: Option<Secret>,
 
-    /// Ask the relay for this tunnel name (kept across reconnects).
+    /// Ask the relay for this tunnel name (kept across reconnects; a newer agent with the
+    /// same token and name takes it, and this one exits).
     #[arg(long, value_name = "NAME", requires = "relay")]
     pub name: Option<String>,
 

@@ -102,8 +102,8 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
                 if let Err(err) = printer.print(format!("{line}\n")) {
                     break Err(err.into());
                 }
-                if let crate::tunnel::TunnelEvent::Refused(message) = event {
-                    break Err(anyhow::anyhow!("the relay refused the tunnel: {message}"));
+                if let Some(err) = super::tunnel::fatal(&event) {
+                    break Err(err);
                 }
             }
         }

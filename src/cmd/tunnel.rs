@@ -65,6 +65,9 @@ pub fn event_json(event: &TunnelEvent) -> Value {
         TunnelEvent::Refused(message) => {
             json!({"event": "tunnel", "state": "refused", "message": message})
         }
+        TunnelEvent::Replaced(message) => {
+            json!({"event": "tunnel", "state": "replaced", "message": message})
+        }
     }
 }
 
@@ -88,5 +91,20 @@ pub fn event_line(event: &TunnelEvent) -> String {
         TunnelEvent::Refused(message) => {
             format!("hooktap: the relay refused the tunnel: {message}")
         }
+        TunnelEvent::Replaced(message) => format!("hooktap: tunnel closed: {message}"),
+    }
+}
+
+/// The error `listen` exits with (status 1) after an event that stopped the tunnel for
+/// good, or `None` when the tunnel goes on.
+pub fn fatal(event: &TunnelEvent) -> Option<anyhow::Error> {
+    match event {
+        TunnelEvent::Refused(message) => {
+            Some(anyhow::anyhow!("the relay refused the tunnel: {message}"))
+        }
+        TunnelEvent::Replaced(message) => Some(anyhow::anyhow!(
+            "the tunnel was {message}: stop the other agent or pick another --name"
+        )),
+        _ => None,
     }
 }

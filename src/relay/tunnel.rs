@@ -141,6 +141,7 @@ async fn accept<S>(
         sender,
         in_flight: Arc::new(Semaphore::new(shared.config.limits.max_in_flight)),
         closed: CancellationToken::new(),
+        replaced: AtomicBool::new(false),
         draining: AtomicBool::new(admission.queued > 0),
         queue_gate: RwLock::new(()),
     });
@@ -157,14 +158,49 @@ async fn accept<S>(
     if admission.queued > 0 {
         tokio::spawn(deliver_queue(shared.clone(), session.clone()));
     }
-    tokio::select! {
-        result = conn => if let Err(err) = result { debug!(%err, name = %session.name, "tunnel ended") },
-        _ = session.closed.cancelled() => {}
-        _ = shared.shutdown.cancelled() => {}
-    }
+    tokio::pin!(conn);
+    let ended = tokio::select! {
+        result = conn.as_mut() => {
+            if let Err(err) = result {
+                debug!(%err, name = %session.name, "tunnel ended");
+            }
+            true
+        }
+        _ = session.closed.cancelled() => false,
+        _ = shared.shutdown.cancelled() => false,
+    };
     session.closed.cancel();
+    if !ended && session.replaced.load(Ordering::Acquire) {
+        info!(name = %session.name, "tunnel replaced by a newer agent with the same token");
+        let deadline = shared.config.limits.handshake_timeout;
+        let _ = tokio::time::timeout(deadline, async {
+            tokio::select! {
+                _ = tell_replaced(&session) => {}
+                _ = conn.as_mut() => {}
+                _ = shared.shutdown.cancelled() => {}
+            }
+        })
+        .await;
+    }
     shared.registry.remove(&session.name, session.id);
     info!(name = %session.name, "tunnel offline");
+}
+
+/// Tells the agent of a replaced session why its tunnel closes, so it stops instead of
+/// reconnecting and taking the name back. The caller bounds it and keeps the connection
+/// polled meanwhile; a stale session's agent is gone and never answers.
+async fn tell_replaced(session: &Session) {
+    let request = Request::post(format!(
+        "http://{}.tunnel{}",
+        session.name,
+        proto::CONTROL_PATH
+    ))
+    .version(http::Version::HTTP_2)
+    .header(proto::HEADER_CONTROL, proto::CONTROL_REPLACED)
+    .body(BoxBody::default());
+    if let Ok(request) = request {
+        let _ = session.sender.clone().send_request(request).await;
+    }
 }
 
 async fn read_hello<S>(ws: &mut WsIo<S>) -> anyhow::Result<AgentHello>
