@@ -206,3 +206,70 @@ async fn listen_replaced_by_a_newer_agent_with_the_same_token_exits_1_and_says_w
     })
     .await;
 }
+
+#[tokio::test]
+async fn with_a_domain_listen_prints_the_subdomain_and_the_path_url_labelled() {
+    bounded(async {
+        let app = start_app().await;
+        let domain_relay = || {
+            let mut config = token_relay();
+            config.domain = Some("hooks.test".into());
+            config
+        };
+        let relay = start_relay("127.0.0.1:0", domain_relay()).await;
+        let port = relay.addr.port();
+        let subdomain = format!("http://sub.hooks.test:{port}");
+        let path = format!("http://{}/t/sub", relay.addr);
+        let target = format!("http://{}", app.addr);
+        let args = |extra: &'static str| {
+            vec![
+                target.clone(),
+                "--relay".into(),
+                relay.url(),
+                "--token".into(),
+                "t1".into(),
+                "--name".into(),
+                "sub".into(),
+                extra.into(),
+            ]
+        };
+
+        let json_args = args("--json");
+        let json_args: Vec<&str> = json_args.iter().map(String::as_str).collect();
+        let mut json = Listen::spawn(&json_args);
+        let ready: serde_json::Value = serde_json::from_str(&json.line().await).unwrap();
+        assert_eq!(ready["public_url"], subdomain.as_str(), "the preferred one");
+        assert_eq!(ready["public_urls"], serde_json::json!([subdomain, path]));
+        json.child.kill().await.unwrap();
+
+        let plain_args = args("--no-tui");
+        let plain_args: Vec<&str> = plain_args.iter().map(String::as_str).collect();
+        let mut plain = Listen::spawn(&plain_args);
+        assert_eq!(plain.line().await, format!("{subdomain}  (subdomain)"));
+        assert_eq!(
+            plain.line().await,
+            format!("{path}  (path: works without wildcard DNS)")
+        );
+        assert!(plain.line().await.starts_with("hooktap: capturing on"));
+
+        // Back after a relay restart: the line names both again.
+        let addr = relay.addr.to_string();
+        relay.stop().await;
+        let relay = start_relay(&addr, domain_relay()).await;
+        let online = loop {
+            let line = plain.line().await;
+            if line.contains("online again") {
+                break line;
+            }
+        };
+        assert_eq!(
+            online,
+            format!(
+                "hooktap: tunnel online again at {subdomain} (subdomain) and {path} (path: works without wildcard DNS)"
+            )
+        );
+        plain.child.kill().await.unwrap();
+        relay.stop().await;
+    })
+    .await;
+}

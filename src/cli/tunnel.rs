@@ -34,7 +34,7 @@ impl FromStr for Secret {
 /// `hooktap listen` flags for the tunnel to a relay.
 #[derive(Debug, Args, Clone)]
 pub struct TunnelArgs {
-    /// Open a tunnel to this relay (ws://host:port or wss://host) and print its public URL.
+    /// Open a tunnel to this relay (ws://host:port or wss://host) and print its public URLs.
     #[arg(long, value_name = "URL", env = "HOOKTAP_RELAY")]
     pub relay: Option<String>,
 

@@ -44,16 +44,39 @@ pub async fn open(
     }
 }
 
+/// The first lines of `listen --relay`: the public URL; with `--domain` on the relay, the
+/// subdomain URL and the `/t/<name>` one, each labelled after the URL (the subdomain one
+/// needs wildcard DNS, which a laptop often lacks), the preferred one first.
+pub fn url_lines(name: &str, urls: &[String]) -> String {
+    match urls {
+        [one] => format!("{one}\n"),
+        many => many
+            .iter()
+            .map(|url| format!("{url}  ({})\n", url_label(name, url)))
+            .collect(),
+    }
+}
+
+/// What kind of public URL `url` is.
+fn url_label(name: &str, url: &str) -> &'static str {
+    if url.ends_with(&format!("/t/{name}")) {
+        "path: works without wildcard DNS"
+    } else {
+        "subdomain"
+    }
+}
+
 /// The `tunnel` event for `--json`.
 pub fn event_json(event: &TunnelEvent) -> Value {
     match event {
         TunnelEvent::Online {
             name,
             public_url,
+            public_urls,
             queued,
         } => json!({
             "event": "tunnel", "state": "online", "name": name,
-            "public_url": public_url, "queued": queued,
+            "public_url": public_url, "public_urls": public_urls, "queued": queued,
         }),
         TunnelEvent::Offline { reason } => {
             json!({"event": "tunnel", "state": "offline", "reason": reason})
@@ -75,13 +98,24 @@ pub fn event_json(event: &TunnelEvent) -> Value {
 pub fn event_line(event: &TunnelEvent) -> String {
     match event {
         TunnelEvent::Online {
-            public_url, queued, ..
+            name,
+            public_urls,
+            queued,
+            ..
         } => {
             let queued = match queued {
                 0 => String::new(),
                 n => format!("; {n} queued requests arriving"),
             };
-            format!("hooktap: tunnel online again at {public_url}{queued}")
+            let at = match public_urls.as_slice() {
+                [one] => one.clone(),
+                many => many
+                    .iter()
+                    .map(|url| format!("{url} ({})", url_label(name, url)))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            };
+            format!("hooktap: tunnel online again at {at}{queued}")
         }
         TunnelEvent::Offline { reason } => format!("hooktap: tunnel offline: {reason}"),
         TunnelEvent::Reconnecting { attempt, delay } => format!(

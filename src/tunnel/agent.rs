@@ -79,6 +79,8 @@ pub enum TunnelEvent {
         name: String,
         /// The preferred public URL.
         public_url: String,
+        /// Every public URL that reaches the tunnel, the preferred one first.
+        public_urls: Vec<String>,
         /// Requests the relay queued meanwhile and is delivering now.
         queued: u64,
     },
@@ -236,6 +238,7 @@ impl Agent {
                         let _ = events.send(TunnelEvent::Online {
                             name: welcome.name,
                             public_url: welcome.public_urls.first().cloned().unwrap_or_default(),
+                            public_urls: welcome.public_urls,
                             queued: welcome.queued,
                         });
                         break ws;
