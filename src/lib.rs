@@ -24,6 +24,7 @@ pub mod exchange;
 pub mod export;
 pub mod forward;
 pub mod http1;
+pub mod logging;
 pub mod output;
 pub mod relay;
 pub mod replay;

@@ -2,6 +2,7 @@
 //! `<name>.<domain>`), enforce the limits, and stream it through the tunnel, or queue it
 //! while the agent is away. Also serves `/_hooktap/health` and `/_hooktap/metrics`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
@@ -11,6 +12,7 @@ use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use tracing::info;
 
 use super::limits::{HoldingBody, LimitedBody, header_bytes};
 use super::queue::{Bounds, QueuedRequest};
@@ -28,11 +30,12 @@ use crate::tunnel::protocol as proto;
 pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
+    peer: SocketAddr,
     forwarded_for: Option<HeaderValue>,
 ) -> Response<BoxBody> {
     let path = req.uri().path();
     if path == proto::TUNNEL_PATH {
-        return upgrade(shared, req);
+        return upgrade(shared, req, peer);
     }
     if path.starts_with(proto::RESERVED_PREFIX) {
         return own_endpoint(&shared, req.method(), path);
@@ -338,8 +341,10 @@ async fn offline(
         headers: header_list(&parts.headers),
         body,
     };
+    let bytes = request.body.len();
     match shared.queue.push(request, bounds).await {
         Ok(Ok(id)) => {
+            info!(%name, id, bytes, "request queued for an offline agent");
             let text = if session.is_some() {
                 format!(
                     "hooktap: the agent for '{name}' is receiving its queued requests; queued as {id}, delivered after them\n"
@@ -367,6 +372,7 @@ async fn offline(
 }
 
 fn queue_full(name: &str) -> Response<BoxBody> {
+    info!(%name, "request refused: the offline queue is full");
     error_response(
         StatusCode::INSUFFICIENT_STORAGE,
         &format!("the offline queue for '{name}' is full; retry once its agent is back"),

@@ -203,7 +203,7 @@ where
     let forwarded_for = crate::forward::forwarded_for(peer);
     let service = service_fn(move |req| {
         let (shared, forwarded_for) = (service_shared.clone(), forwarded_for.clone());
-        async move { Ok::<_, Infallible>(ingress::handle(shared, req, forwarded_for).await) }
+        async move { Ok::<_, Infallible>(ingress::handle(shared, req, peer, forwarded_for).await) }
     });
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)

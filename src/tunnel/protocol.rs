@@ -141,6 +141,19 @@ pub enum RefusalReason {
     BadHello,
 }
 
+impl RefusalReason {
+    /// The reason's wire name (`bad_token`), for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadToken => "bad_token",
+            Self::NameTaken => "name_taken",
+            Self::NameNotAllowed => "name_not_allowed",
+            Self::VersionMismatch => "version_mismatch",
+            Self::BadHello => "bad_hello",
+        }
+    }
+}
+
 /// The relay's answer when it refuses a tunnel.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RelayRefusal {

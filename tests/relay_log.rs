@@ -1,0 +1,232 @@
+//! What the relay logs, as the built binary runs: who comes and goes, what it refuses and
+//! what it queues, at `info` by default, never a token.
+
+#[path = "common/tunnel.rs"]
+mod common;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::mpsc;
+
+const TOKEN: &str = "relay-token-Zq8xW3";
+const WRONG: &str = "wrong-token-Kp4vN7";
+
+async fn bounded<F: std::future::Future<Output = ()>>(test: F) {
+    tokio::time::timeout(Duration::from_secs(90), test)
+        .await
+        .expect("the test finishes in time");
+}
+
+/// A running hooktap binary: its stdout and stderr line by line, and all of stderr.
+struct Proc {
+    child: tokio::process::Child,
+    stdout: mpsc::UnboundedReceiver<String>,
+    stderr: mpsc::UnboundedReceiver<String>,
+    all_stderr: Arc<Mutex<String>>,
+}
+
+fn pump<R: AsyncRead + Unpin + Send + 'static>(
+    from: R,
+    keep: Option<Arc<Mutex<String>>>,
+) -> mpsc::UnboundedReceiver<String> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(from).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(keep) = &keep {
+                let mut all = keep.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+            let _ = tx.send(line);
+        }
+    });
+    rx
+}
+
+impl Proc {
+    fn spawn(args: &[&str], log: Option<&str>) -> Self {
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_hooktap"));
+        command
+            .args(args)
+            .env_remove("HOOKTAP_LOG")
+            .env_remove("HOOKTAP_RELAY")
+            .env_remove("HOOKTAP_TOKEN")
+            .env_remove("HOOKTAP_RELAY_TOKENS")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        if let Some(log) = log {
+            command.env("HOOKTAP_LOG", log);
+        }
+        let mut child = command.spawn().unwrap();
+        let all_stderr = Arc::new(Mutex::new(String::new()));
+        let stdout = pump(child.stdout.take().unwrap(), None);
+        let stderr = pump(child.stderr.take().unwrap(), Some(all_stderr.clone()));
+        Self {
+            child,
+            stdout,
+            stderr,
+            all_stderr,
+        }
+    }
+
+    async fn stdout_line(&mut self) -> String {
+        tokio::time::timeout(Duration::from_secs(10), self.stdout.recv())
+            .await
+            .expect("a line in time")
+            .expect("a line before the end")
+    }
+
+    /// The next stderr line containing every one of `parts`.
+    async fn log_line(&mut self, parts: &[&str]) -> String {
+        let wait = async {
+            loop {
+                let line = self
+                    .stderr
+                    .recv()
+                    .await
+                    .unwrap_or_else(|| panic!("stderr ended before a line with {parts:?}"));
+                if parts.iter().all(|p| line.contains(p)) {
+                    return line;
+                }
+            }
+        };
+        let all = self.all_stderr.clone();
+        tokio::time::timeout(Duration::from_secs(10), wait)
+            .await
+            .unwrap_or_else(|_| {
+                let text = all.lock().unwrap().clone();
+                panic!("no log line with {parts:?} in:\n{text}")
+            })
+    }
+
+    fn stderr_text(&self) -> String {
+        self.all_stderr.lock().unwrap().clone()
+    }
+}
+
+/// Starts the relay binary; returns it and its address.
+async fn relay(dir: &std::path::Path, log: Option<&str>) -> (Proc, String) {
+    let dir = dir.to_str().unwrap();
+    let mut relay = Proc::spawn(
+        &[
+            "relay",
+            "--listen",
+            "127.0.0.1:0",
+            "--token",
+            TOKEN,
+            "--data-dir",
+            dir,
+        ],
+        log,
+    );
+    let first = relay.stdout_line().await;
+    let addr = first
+        .strip_prefix("hooktap relay: serving http://")
+        .and_then(|rest| rest.split(';').next())
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_string();
+    (relay, addr)
+}
+
+fn listen(app: &str, addr: &str, token: &str, log: Option<&str>) -> Proc {
+    Proc::spawn(
+        &[
+            "listen",
+            app,
+            "--relay",
+            &format!("ws://{addr}"),
+            "--token",
+            token,
+            "--name",
+            "logged",
+            "--json",
+            "--capture-addr",
+            "127.0.0.1:0",
+            "--store",
+            ":memory:",
+            "--api-addr",
+            "off",
+        ],
+        log,
+    )
+}
+
+#[tokio::test]
+async fn the_relay_logs_agents_refusals_queueing_and_redelivery_at_info() {
+    bounded(async {
+        let app = start_app().await;
+        let app_url = format!("http://{}", app.addr);
+        let dir = tempfile::tempdir().unwrap();
+        let (mut relay, addr) = relay(dir.path(), None).await;
+
+        let mut agent = listen(&app_url, &addr, TOKEN, None);
+        let ready = agent.stdout_line().await;
+        assert!(ready.contains("\"ready\""), "{ready}");
+        let connected = relay
+            .log_line(&["INFO", "agent connected", "name=logged", "peer=127.0.0.1:"])
+            .await;
+        assert!(connected.contains("agent=\"hooktap/"), "{connected}");
+
+        let refused = listen(&app_url, &addr, WRONG, None);
+        let line = relay
+            .log_line(&[
+                "INFO",
+                "tunnel refused",
+                "reason=bad_token",
+                "peer=127.0.0.1:",
+            ])
+            .await;
+        assert!(
+            line.contains("the relay does not accept this token"),
+            "{line}"
+        );
+        let status = refused.child.wait_with_output().await.unwrap().status;
+        assert_eq!(status.code(), Some(1));
+
+        agent.child.kill().await.unwrap();
+        relay
+            .log_line(&[
+                "INFO",
+                "agent disconnected",
+                "name=logged",
+                "peer=127.0.0.1:",
+            ])
+            .await;
+
+        let client = client();
+        let (status, _, _) = post(&client, &format!("http://{addr}/t/logged/late"), "x").await;
+        assert_eq!(status, 202);
+        relay
+            .log_line(&["INFO", "request queued", "name=logged", "id=", "bytes=1"])
+            .await;
+
+        let mut back = listen(&app_url, &addr, TOKEN, None);
+        back.stdout_line().await;
+        relay
+            .log_line(&["INFO", "agent connected", "name=logged", "queued=1"])
+            .await;
+        relay
+            .log_line(&["INFO", "queued request redelivered", "status=200"])
+            .await;
+        relay
+            .log_line(&["INFO", "queue delivered", "delivered=1"])
+            .await;
+
+        back.child.kill().await.unwrap();
+        relay.child.kill().await.unwrap();
+        let text = relay.stderr_text();
+        assert!(!text.contains(TOKEN) && !text.contains(WRONG), "{text}");
+        assert!(
+            text.lines()
+                .all(|l| l.contains(" INFO ") || l.contains(" WARN ")),
+            "nothing below info by default: {text}"
+        );
+    })
+    .await;
+}
