@@ -1,5 +1,6 @@
-//! What the relay logs, as the built binary runs: who comes and goes, what it refuses and
-//! what it queues, at `info` by default, never a token.
+//! What the relay and the agent log, as the built binaries run: the relay says who comes
+//! and goes, what it refuses and what it queues, at `info` by default; no level, `trace`
+//! included, shows a token.
 
 #[path = "common/tunnel.rs"]
 mod common;
@@ -14,6 +15,7 @@ use tokio::sync::mpsc;
 
 const TOKEN: &str = "relay-token-Zq8xW3";
 const WRONG: &str = "wrong-token-Kp4vN7";
+const SENDER_SECRET: &str = "sender-secret-Hy2mC9";
 
 async fn bounded<F: std::future::Future<Output = ()>>(test: F) {
     tokio::time::timeout(Duration::from_secs(90), test)
@@ -227,6 +229,62 @@ async fn the_relay_logs_agents_refusals_queueing_and_redelivery_at_info() {
                 .all(|l| l.contains(" INFO ") || l.contains(" WARN ")),
             "nothing below info by default: {text}"
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn no_log_level_shows_the_token() {
+    bounded(async {
+        let app = start_app().await;
+        let app_url = format!("http://{}", app.addr);
+        let dir = tempfile::tempdir().unwrap();
+        // Asking for the WebSocket library's traces explicitly does not bring them back.
+        let trace = "trace,tungstenite=trace,tokio_tungstenite=trace";
+        let (mut relay, addr) = relay(dir.path(), Some(trace)).await;
+        let mut agent = listen(&app_url, &addr, TOKEN, Some(trace));
+        agent.stdout_line().await;
+        relay.log_line(&["agent connected"]).await;
+
+        // A sender's own secret header passes through both at trace, too.
+        let client = client();
+        let request = http::Request::post(format!("http://{addr}/t/logged/hook"))
+            .header("authorization", format!("Bearer {SENDER_SECRET}"))
+            .body(http_body_util::Full::new(bytes::Bytes::from_static(b"hi")))
+            .unwrap();
+        let response = client.request(request).await.unwrap();
+        assert_eq!(response.status(), 200);
+        agent.stdout_line().await;
+
+        let refused = listen(&app_url, &addr, WRONG, Some(trace));
+        let refused = refused.child.wait_with_output().await.unwrap();
+        assert_eq!(refused.status.code(), Some(1));
+        relay
+            .log_line(&["tunnel refused", "reason=bad_token"])
+            .await;
+
+        agent.child.kill().await.unwrap();
+        relay.log_line(&["agent disconnected"]).await;
+        relay.child.kill().await.unwrap();
+        let relay_log = relay.stderr_text();
+        let agent_log = agent.stderr_text();
+        let refused_log = String::from_utf8_lossy(&refused.stderr).to_string();
+        assert!(
+            relay_log.lines().count() > 10 && agent_log.lines().count() > 10,
+            "trace logging is on:\n{relay_log}\n{agent_log}"
+        );
+        for (who, log) in [
+            ("relay", &relay_log),
+            ("agent", &agent_log),
+            ("refused agent", &refused_log),
+        ] {
+            for secret in [TOKEN, WRONG, SENDER_SECRET] {
+                assert!(
+                    !log.contains(secret),
+                    "the {who}'s log shows {secret}:\n{log}"
+                );
+            }
+        }
     })
     .await;
 }
