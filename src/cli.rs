@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 mod tunnel;
-pub use tunnel::{RelayArgs, Secret, TunnelArgs};
+pub use tunnel::{RelayAction, RelayArgs, RelayDataArgs, ReleaseArgs, Secret, TunnelArgs};
 
 /// Capture, inspect and forward webhooks to the app on your machine.
 #[derive(Debug, Parser)]

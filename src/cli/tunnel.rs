@@ -59,7 +59,12 @@ pub struct TunnelArgs {
 
 /// `hooktap relay`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct RelayArgs {
+    /// Manage the names a relay handed out instead of running one.
+    #[command(subcommand)]
+    pub action: Option<RelayAction>,
+
     /// Public HTTP(S) listener; tunnels connect to the same port.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
@@ -142,4 +147,39 @@ pub struct RelayArgs {
     /// Interval between heartbeats to each agent; a silent tunnel is dropped after two.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub heartbeat: Duration,
+}
+
+/// `hooktap relay names` and `hooktap relay release`: the names in a relay's data
+/// directory (works while the relay runs).
+#[derive(Debug, clap::Subcommand)]
+pub enum RelayAction {
+    /// List the names the relay handed out, with their owners.
+    ///
+    /// A name belongs to the first token that held it, live or not, until it is released.
+    /// The owner is shown as `token` and the first 12 hex digits of the SHA-256 of the token
+    /// (`printf %s TOKEN | sha256sum`), or `anonymous`; then the requests queued for it.
+    Names(RelayDataArgs),
+    /// Free a name for the next token that asks for it.
+    ///
+    /// The requests queued for the name are dropped: they belong to the owner that loses it.
+    Release(ReleaseArgs),
+}
+
+/// Where the relay keeps its data.
+#[derive(Debug, Args)]
+pub struct RelayDataArgs {
+    /// The relay's --data-dir [default: hooktap/relay in your data directory].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `hooktap relay release NAME`.
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The tunnel name to free.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub data: RelayDataArgs,
 }

@@ -7,7 +7,8 @@
 //! - [`tunnel`]: the upgrade, the handshake, the h2 client per agent;
 //! - [`delivery`]: the queue's delivery when an agent comes back;
 //! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
-//! - [`queue`]: the SQLite offline queue; [`limits`], [`metrics`], [`tls`].
+//! - [`queue`]: the SQLite offline queue; [`names`]: who owns each name, kept with it;
+//! - [`limits`], [`metrics`], [`tls`].
 
 pub mod admit;
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod delivery;
 pub mod ingress;
 pub mod limits;
 pub mod metrics;
+pub mod names;
 pub mod queue;
 pub mod registry;
 pub mod tls;
