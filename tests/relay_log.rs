@@ -112,21 +112,20 @@ impl Proc {
     }
 }
 
-/// Starts the relay binary; returns it and its address.
-async fn relay(dir: &std::path::Path, log: Option<&str>) -> (Proc, String) {
+/// Starts the relay binary (with `extra` flags); returns it and its address.
+async fn relay_with(dir: &std::path::Path, log: Option<&str>, extra: &[&str]) -> (Proc, String) {
     let dir = dir.to_str().unwrap();
-    let mut relay = Proc::spawn(
-        &[
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--token",
-            TOKEN,
-            "--data-dir",
-            dir,
-        ],
-        log,
-    );
+    let mut args = vec![
+        "relay",
+        "--listen",
+        "127.0.0.1:0",
+        "--token",
+        TOKEN,
+        "--data-dir",
+        dir,
+    ];
+    args.extend_from_slice(extra);
+    let mut relay = Proc::spawn(&args, log);
     let first = relay.stdout_line().await;
     let addr = first
         .strip_prefix("hooktap relay: serving http://")
@@ -134,6 +133,10 @@ async fn relay(dir: &std::path::Path, log: Option<&str>) -> (Proc, String) {
         .unwrap_or_else(|| panic!("unexpected first line: {first}"))
         .to_string();
     (relay, addr)
+}
+
+async fn relay(dir: &std::path::Path, log: Option<&str>) -> (Proc, String) {
+    relay_with(dir, log, &[]).await
 }
 
 fn listen(app: &str, addr: &str, token: &str, log: Option<&str>) -> Proc {
@@ -285,6 +288,40 @@ async fn no_log_level_shows_the_token() {
                 );
             }
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn relay_metrics_token_flag_keeps_metrics_private() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut relay, addr) =
+            relay_with(dir.path(), None, &["--metrics-token", "scrape-Vb5"]).await;
+        let client = client();
+        let get = |token: Option<&str>| {
+            let mut request = http::Request::get(format!("http://{addr}/_hooktap/metrics"));
+            if let Some(token) = token {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            let request = request
+                .body(http_body_util::Full::new(bytes::Bytes::new()))
+                .unwrap();
+            let client = client.clone();
+            async move { client.request(request).await.unwrap().status() }
+        };
+        assert_eq!(get(None).await, 401);
+        assert_eq!(get(Some("scrape-Vb5")).await, 200);
+        relay.child.kill().await.unwrap();
+        assert!(!relay.stderr_text().contains("scrape-Vb5"));
+        let help = std::process::Command::new(env!("CARGO_BIN_EXE_hooktap"))
+            .args(["relay", "--help"])
+            .env("HOOKTAP_METRICS_TOKEN", "from-env-Lm3")
+            .output()
+            .unwrap();
+        let help = String::from_utf8(help.stdout).unwrap();
+        assert!(help.contains("--metrics-token <TOKEN>"), "{help}");
+        assert!(!help.contains("from-env-Lm3"), "the env value is hidden");
     })
     .await;
 }

@@ -144,6 +144,16 @@ pub struct RelayArgs {
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub queue_max_bytes: usize,
 
+    /// Keep /_hooktap/metrics private: it then needs `Authorization: Bearer TOKEN`
+    /// (/_hooktap/health stays public).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HOOKTAP_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<Secret>,
+
     /// Interval between heartbeats to each agent; a silent tunnel is dropped after two.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub heartbeat: Duration,

@@ -57,6 +57,10 @@ pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
         },
         tls,
         heartbeat: args.heartbeat,
+        metrics_token: args
+            .metrics_token
+            .as_ref()
+            .map(|token| crate::relay::auth::fingerprint(&token.0)),
     };
     let relay = Relay::bind(args.listen, config).await?;
     let addr = relay.local_addr()?;

@@ -14,6 +14,7 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use tracing::info;
 
+use super::auth;
 use super::limits::{HoldingBody, LimitedBody, header_bytes};
 use super::queue::{Bounds, QueuedRequest};
 use super::registry::Session;
@@ -38,7 +39,7 @@ pub async fn handle(
         return upgrade(shared, req, peer);
     }
     if path.starts_with(proto::RESERVED_PREFIX) {
-        return own_endpoint(&shared, req.method(), path);
+        return own_endpoint(&shared, &req);
     }
     // Only traffic for tunnels is counted, not the relay's own endpoints.
     let response = route_and_answer(&shared, req, forwarded_for.as_ref()).await;
@@ -103,9 +104,27 @@ async fn route_and_answer(
     }
 }
 
-fn own_endpoint(shared: &Shared, method: &Method, path: &str) -> Response<BoxBody> {
+fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
+    let (method, path) = (req.method(), req.uri().path());
     if method != Method::GET && method != Method::HEAD {
         return error_response(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+    }
+    if path == "/_hooktap/metrics"
+        && let Some(expected) = &shared.config.metrics_token
+    {
+        // Compared as digests, in constant time, like the tunnel tokens.
+        let given = auth::bearer(req.headers()).map(auth::fingerprint);
+        if !given.is_some_and(|given| auth::same(&given, expected)) {
+            let mut response = error_response(
+                StatusCode::UNAUTHORIZED,
+                "the relay's metrics need `Authorization: Bearer <the relay's --metrics-token>`",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"hooktap metrics\""),
+            );
+            return response;
+        }
     }
     let (content_type, body) = match path {
         "/_hooktap/health" => (

@@ -69,6 +69,9 @@ pub struct RelayConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Interval between heartbeats to each agent.
     pub heartbeat: Duration,
+    /// When set, `/_hooktap/metrics` needs `Authorization: Bearer` with the token of this
+    /// fingerprint; `/_hooktap/health` stays public.
+    pub metrics_token: Option<auth::Fingerprint>,
 }
 
 impl RelayConfig {
@@ -83,6 +86,7 @@ impl RelayConfig {
             limits: Limits::default(),
             tls: None,
             heartbeat: crate::tunnel::protocol::DEFAULT_HEARTBEAT,
+            metrics_token: None,
         }
     }
 }
