@@ -62,6 +62,8 @@ impl Queue {
                 let path = dir.join("relay.db");
                 let conn = Connection::open(&path)
                     .with_context(|| format!("could not open the queue {}", path.display()))?;
+                // `hooktap relay names`/`release` may write while the relay runs.
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
                 conn
