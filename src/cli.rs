@@ -7,7 +7,7 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 mod tunnel;
-pub use tunnel::{RelayArgs, Secret, TunnelArgs};
+pub use tunnel::{RelayAction, RelayArgs, RelayDataArgs, ReleaseArgs, Secret, TunnelArgs};
 
 /// Capture, inspect and forward webhooks to the app on your machine.
 #[derive(Debug, Parser)]
@@ -36,6 +36,10 @@ pub enum Command {
     /// Check webhook signatures of recorded requests, or of a request saved in a file.
     Verify(VerifyArgs),
     /// Run a relay: give agents public URLs and route requests into their tunnels.
+    ///
+    /// Logs go to stderr, one line per event, at info by default: agents connecting and
+    /// leaving (name, peer address), refused tunnels (reason, never the token), queueing
+    /// and redelivery. HOOKTAP_LOG changes that (warn, debug, hooktap::relay=debug).
     Relay(RelayArgs),
 }
 

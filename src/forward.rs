@@ -190,6 +190,9 @@ impl Forwarder {
         // than grow memory (briefly: the writer commits in milliseconds).
         self.store.room().await;
         let started = Instant::now();
+        // A sender on the internet learns nothing of the agent's machine (the app's local
+        // address, the cause); the record and the agent's output keep the detail.
+        let through_tunnel = matches!(meta.source, Source::Relay | Source::Queued);
         let received_at_us = meta
             .received_at_us
             .unwrap_or_else(|| unix_micros(SystemTime::now()));
@@ -279,15 +282,23 @@ impl Forwarder {
                     }
                 };
                 recorder.fail(reason.clone());
-                error_response(StatusCode::BAD_GATEWAY, &reason)
+                let told = if through_tunnel {
+                    "the tunnel's app did not answer"
+                } else {
+                    &reason
+                };
+                error_response(StatusCode::BAD_GATEWAY, told)
             }
             Err(_) => {
-                let reason = format!(
-                    "the app at {target} did not answer within {}",
-                    humantime::format_duration(self.config.timeout)
-                );
+                let within = humantime::format_duration(self.config.timeout);
+                let reason = format!("the app at {target} did not answer within {within}");
                 recorder.fail(reason.clone());
-                error_response(StatusCode::GATEWAY_TIMEOUT, &reason)
+                let told = if through_tunnel {
+                    format!("the tunnel's app did not answer within {within}")
+                } else {
+                    reason
+                };
+                error_response(StatusCode::GATEWAY_TIMEOUT, &told)
             }
         }
     }

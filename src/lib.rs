@@ -25,6 +25,7 @@ pub mod export;
 pub mod forward;
 pub mod fsperm;
 pub mod http1;
+pub mod logging;
 pub mod output;
 pub mod relay;
 pub mod replay;

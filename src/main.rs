@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use hooktap::cli::Cli;
+use hooktap::cli::{Cli, Command};
 use hooktap::cmd::{self, UsageError};
 
 // Many small allocations per request (headers, records); mimalloc makes them cheaper.
@@ -32,13 +32,12 @@ fn tune_allocator() {
 fn main() -> ExitCode {
     tune_allocator();
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("HOOKTAP_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    // The relay logs its agents and queue at `info`; the other commands only warn.
+    let default_log = match cli.command {
+        Command::Relay(_) => "info",
+        _ => "warn",
+    };
+    hooktap::logging::init(default_log);
     // One thread: the app and the senders share this machine's cores, and a
     // current-thread runtime costs less CPU per request (DESIGN §8).
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -264,3 +264,45 @@ async fn health_and_metrics_report_the_relay() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn metrics_can_be_kept_private_with_a_token_and_health_stays_public() {
+    bounded(async {
+        let mut config = limited_relay();
+        config.metrics_token = Some(hooktap::relay::auth::fingerprint("metrics-secret"));
+        let relay = start_relay("127.0.0.1:0", config).await;
+        let client = client();
+        let get = |path: &str, token: Option<&str>| {
+            let mut request = http::Request::get(relay.http(path));
+            if let Some(token) = token {
+                request = request.header("authorization", format!("Bearer {token}"));
+            }
+            let request = request.body(http_body_util::Full::new(Bytes::new())).unwrap();
+            let client = client.clone();
+            async move {
+                let response = client.request(request).await.unwrap();
+                let status = response.status();
+                let headers = response.headers().clone();
+                let body = response.into_body().collect().await.unwrap().to_bytes();
+                (status, headers, String::from_utf8(body.to_vec()).unwrap())
+            }
+        };
+        for token in [None, Some("wrong"), Some("metrics-secre")] {
+            let (status, headers, body) = get("/_hooktap/metrics", token).await;
+            assert_eq!(status, 401, "{token:?}");
+            assert_eq!(headers["www-authenticate"], "Bearer realm=\"hooktap metrics\"");
+            assert_eq!(
+                body,
+                "hooktap: the relay's metrics need `Authorization: Bearer <the relay's --metrics-token>`\n"
+            );
+        }
+        let (status, _, body) = get("/_hooktap/metrics", Some("metrics-secret")).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("hooktap_tunnels_online 0\n"), "{body}");
+        let (status, _, body) = get("/_hooktap/health", None).await;
+        assert_eq!(status, 200);
+        assert!(body.contains("\"status\":\"ok\""), "{body}");
+        relay.stop().await;
+    })
+    .await;
+}

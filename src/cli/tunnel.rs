@@ -34,7 +34,7 @@ impl FromStr for Secret {
 /// `hooktap listen` flags for the tunnel to a relay.
 #[derive(Debug, Args, Clone)]
 pub struct TunnelArgs {
-    /// Open a tunnel to this relay (ws://host:port or wss://host) and print its public URL.
+    /// Open a tunnel to this relay (ws://host:port or wss://host) and print its public URLs.
     #[arg(
         long,
         value_name = "URL",
@@ -52,7 +52,8 @@ pub struct TunnelArgs {
     )]
     pub token: Option<Secret>,
 
-    /// Ask the relay for this tunnel name (kept across reconnects).
+    /// Ask the relay for this tunnel name (kept across reconnects; a newer agent with the
+    /// same token and name takes it, and this one exits).
     #[arg(long, value_name = "NAME", requires = "relay")]
     pub name: Option<String>,
 
@@ -63,7 +64,12 @@ pub struct TunnelArgs {
 
 /// `hooktap relay`.
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct RelayArgs {
+    /// Manage the names a relay handed out instead of running one.
+    #[command(subcommand)]
+    pub action: Option<RelayAction>,
+
     /// Public HTTP(S) listener; tunnels connect to the same port.
     #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
@@ -143,7 +149,52 @@ pub struct RelayArgs {
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub queue_max_bytes: usize,
 
+    /// Keep /_hooktap/metrics private: it then needs `Authorization: Bearer TOKEN`
+    /// (/_hooktap/health stays public).
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "HOOKTAP_METRICS_TOKEN",
+        hide_env_values = true
+    )]
+    pub metrics_token: Option<Secret>,
+
     /// Interval between heartbeats to each agent; a silent tunnel is dropped after two.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub heartbeat: Duration,
+}
+
+/// `hooktap relay names` and `hooktap relay release`: the names in a relay's data
+/// directory (works while the relay runs).
+#[derive(Debug, clap::Subcommand)]
+pub enum RelayAction {
+    /// List the names the relay handed out, with their owners.
+    ///
+    /// A name belongs to the first token that held it, live or not, until it is released.
+    /// The owner is shown as `token` and the first 12 hex digits of the SHA-256 of the token
+    /// (`printf %s TOKEN | sha256sum`), or `anonymous`; then the requests queued for it.
+    Names(RelayDataArgs),
+    /// Free a name for the next token that asks for it.
+    ///
+    /// The requests queued for the name are dropped: they belong to the owner that loses it.
+    Release(ReleaseArgs),
+}
+
+/// Where the relay keeps its data.
+#[derive(Debug, Args)]
+pub struct RelayDataArgs {
+    /// The relay's --data-dir [default: hooktap/relay in your data directory].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// `hooktap relay release NAME`.
+#[derive(Debug, Args)]
+pub struct ReleaseArgs {
+    /// The tunnel name to free.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    #[command(flatten)]
+    pub data: RelayDataArgs,
 }

@@ -43,9 +43,9 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     let mut events = store.subscribe();
     let shutdown = CancellationToken::new();
     let tunnel = super::tunnel::open(&args.tunnel, forwarder, shutdown.child_token()).await?;
-    let public_url = tunnel
-        .as_ref()
-        .and_then(|t| t.welcome.public_urls.first().cloned());
+    let (name, public_urls) = tunnel.as_ref().map_or_else(Default::default, |t| {
+        (t.welcome.name.clone(), t.welcome.public_urls.clone())
+    });
     let (mut tunnel_events, tunnel_task) = match tunnel {
         Some(t) => (Some(t.events), Some(t.task)),
         None => (None, None),
@@ -56,13 +56,14 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
             "event": "ready",
             "capture_addr": capture_addr.to_string(),
             "target": target.to_string(),
-            "public_url": public_url,
+            "public_url": public_urls.first(),
+            "public_urls": public_urls,
             "api_addr": api_addr.map(|a| a.to_string()),
         });
         emit(format!("{ready}\n").as_bytes())?;
     } else {
-        if let Some(url) = &public_url {
-            emit(format!("{url}\n").as_bytes())?;
+        if !public_urls.is_empty() {
+            emit(super::tunnel::url_lines(&name, &public_urls).as_bytes())?;
         }
         emit(
             format!(
@@ -106,8 +107,8 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
                 if let Err(err) = printer.print(format!("{line}\n")) {
                     break Err(err.into());
                 }
-                if let crate::tunnel::TunnelEvent::Refused(message) = event {
-                    break Err(anyhow::anyhow!("the relay refused the tunnel: {message}"));
+                if let Some(err) = super::tunnel::fatal(&event) {
+                    break Err(err);
                 }
             }
         }

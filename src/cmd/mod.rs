@@ -5,6 +5,7 @@ mod export;
 mod listen;
 mod printer;
 mod relay;
+mod relay_names;
 mod replay;
 mod requests;
 mod tunnel;

@@ -3,11 +3,18 @@
 use tokio_util::sync::CancellationToken;
 
 use super::{UsageError, emit};
-use crate::cli::RelayArgs;
+use std::path::PathBuf;
+
+use crate::cli::{RelayAction, RelayArgs};
 use crate::relay::{Auth, Limits, Relay, RelayConfig, tls};
 
-/// Runs `hooktap relay`.
+/// Runs `hooktap relay` (or its `names` and `release` commands).
 pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
+    match args.action {
+        Some(RelayAction::Names(data)) => return super::relay_names::names(data).await,
+        Some(RelayAction::Release(release)) => return super::relay_names::release(release).await,
+        None => {}
+    }
     let tokens: Vec<String> = args.tokens.iter().map(|t| t.0.clone()).collect();
     let auth = Auth::new(&tokens, args.tokens_file.as_deref(), args.allow_anonymous)?;
     if auth.is_closed() {
@@ -28,13 +35,7 @@ pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
         (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
         _ => None,
     };
-    let data_dir = match args.data_dir {
-        Some(dir) => dir,
-        None => dirs::data_dir()
-            .ok_or_else(|| anyhow::anyhow!("could not find your data directory; pass --data-dir"))?
-            .join("hooktap")
-            .join("relay"),
-    };
+    let data_dir = data_dir(args.data_dir)?;
     let secure = tls.is_some();
     let config = RelayConfig {
         public_url: args.public_url,
@@ -56,6 +57,10 @@ pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
         },
         tls,
         heartbeat: args.heartbeat,
+        metrics_token: args
+            .metrics_token
+            .as_ref()
+            .map(|token| crate::relay::auth::fingerprint(&token.0)),
     };
     let relay = Relay::bind(args.listen, config).await?;
     let addr = relay.local_addr()?;
@@ -76,4 +81,15 @@ pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
     shutdown.cancel();
     let _ = task.await;
     Ok(())
+}
+
+/// `--data-dir`, or the default: hooktap/relay in the user's data directory.
+pub fn data_dir(flag: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match flag {
+        Some(dir) => Ok(dir),
+        None => Ok(dirs::data_dir()
+            .ok_or_else(|| anyhow::anyhow!("could not find your data directory; pass --data-dir"))?
+            .join("hooktap")
+            .join("relay")),
+    }
 }

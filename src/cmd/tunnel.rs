@@ -60,16 +60,39 @@ fn check_scheme(relay: &str) -> Result<(), UsageError> {
     }
 }
 
+/// The first lines of `listen --relay`: the public URL; with `--domain` on the relay, the
+/// subdomain URL and the `/t/<name>` one, each labelled after the URL (the subdomain one
+/// needs wildcard DNS, which a laptop often lacks), the preferred one first.
+pub fn url_lines(name: &str, urls: &[String]) -> String {
+    match urls {
+        [one] => format!("{one}\n"),
+        many => many
+            .iter()
+            .map(|url| format!("{url}  ({})\n", url_label(name, url)))
+            .collect(),
+    }
+}
+
+/// What kind of public URL `url` is.
+fn url_label(name: &str, url: &str) -> &'static str {
+    if url.ends_with(&format!("/t/{name}")) {
+        "path: works without wildcard DNS"
+    } else {
+        "subdomain"
+    }
+}
+
 /// The `tunnel` event for `--json`.
 pub fn event_json(event: &TunnelEvent) -> Value {
     match event {
         TunnelEvent::Online {
             name,
             public_url,
+            public_urls,
             queued,
         } => json!({
             "event": "tunnel", "state": "online", "name": name,
-            "public_url": public_url, "queued": queued,
+            "public_url": public_url, "public_urls": public_urls, "queued": queued,
         }),
         TunnelEvent::Offline { reason } => {
             json!({"event": "tunnel", "state": "offline", "reason": reason})
@@ -81,6 +104,9 @@ pub fn event_json(event: &TunnelEvent) -> Value {
         TunnelEvent::Refused(message) => {
             json!({"event": "tunnel", "state": "refused", "message": message})
         }
+        TunnelEvent::Replaced(message) => {
+            json!({"event": "tunnel", "state": "replaced", "message": message})
+        }
     }
 }
 
@@ -88,13 +114,24 @@ pub fn event_json(event: &TunnelEvent) -> Value {
 pub fn event_line(event: &TunnelEvent) -> String {
     match event {
         TunnelEvent::Online {
-            public_url, queued, ..
+            name,
+            public_urls,
+            queued,
+            ..
         } => {
             let queued = match queued {
                 0 => String::new(),
                 n => format!("; {n} queued requests arriving"),
             };
-            format!("hooktap: tunnel online again at {public_url}{queued}")
+            let at = match public_urls.as_slice() {
+                [one] => one.clone(),
+                many => many
+                    .iter()
+                    .map(|url| format!("{url} ({})", url_label(name, url)))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+            };
+            format!("hooktap: tunnel online again at {at}{queued}")
         }
         TunnelEvent::Offline { reason } => format!("hooktap: tunnel offline: {reason}"),
         TunnelEvent::Reconnecting { attempt, delay } => format!(
@@ -104,5 +141,20 @@ pub fn event_line(event: &TunnelEvent) -> String {
         TunnelEvent::Refused(message) => {
             format!("hooktap: the relay refused the tunnel: {message}")
         }
+        TunnelEvent::Replaced(message) => format!("hooktap: tunnel closed: {message}"),
+    }
+}
+
+/// The error `listen` exits with (status 1) after an event that stopped the tunnel for
+/// good, or `None` when the tunnel goes on.
+pub fn fatal(event: &TunnelEvent) -> Option<anyhow::Error> {
+    match event {
+        TunnelEvent::Refused(message) => {
+            Some(anyhow::anyhow!("the relay refused the tunnel: {message}"))
+        }
+        TunnelEvent::Replaced(message) => Some(anyhow::anyhow!(
+            "the tunnel was {message}: stop the other agent or pick another --name"
+        )),
+        _ => None,
     }
 }

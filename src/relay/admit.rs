@@ -1,8 +1,10 @@
 //! Who gets which tunnel name: the hello is checked against the protocol version, the
-//! token (or anonymous resume key), the names the token may hold and who holds them now.
+//! token (or anonymous resume key), the names the token may hold, who holds them now and
+//! who owns them (the first holder, until an operator releases the name).
 
 use super::Shared;
 use super::auth::{self, AuthFailure, Fingerprint, Identity};
+use super::names::Claim;
 use crate::tunnel::protocol::{self as proto, AgentHello, RefusalReason, RelayRefusal};
 use tracing::warn;
 
@@ -64,6 +66,9 @@ pub async fn admit(
             "the relay could not look up the name; try again later".into(),
         )
     };
+    let anonymous = matches!(identity, Identity::Anonymous);
+    // The tokens file reserving the name for this token overrules an earlier owner.
+    let mut reserved = false;
     let (name, owner, resume_key) = match identity {
         Identity::Anonymous => match (&hello.name, &hello.resume_key) {
             (Some(name), Some(key)) => {
@@ -111,26 +116,28 @@ pub async fn admit(
             if shared.config.auth.reserved_by_other(&name, &fingerprint) {
                 return Err(taken(&name));
             }
+            reserved = names
+                .as_ref()
+                .is_some_and(|allowed| allowed.contains(&name));
             (name, fingerprint, None)
         }
     };
     if shared.registry.held_by_other(&name, &owner) {
         return Err(taken(&name));
     }
-    let stored = shared.queue.owner(&name).await.map_err(internal)?;
-    let (queued, _) = shared.queue.usage(&name).await.map_err(internal)?;
-    // Requests queued for the previous holder are theirs alone.
-    if let Some(stored) = stored
-        && !auth::same(&stored, &owner)
-        && queued > 0
-    {
-        return Err(taken(&name));
+    // A name belongs to its first owner, live or not, until an operator releases it.
+    let claim = shared.queue.claim(&name, owner, anonymous, reserved);
+    match claim.await.map_err(internal)? {
+        Claim::Granted => {}
+        Claim::Taken { anonymous: true } => {
+            return Err(refusal(
+                RefusalReason::NameTaken,
+                format!("the name '{name}' belongs to an anonymous tunnel: pick another --name"),
+            ));
+        }
+        Claim::Taken { anonymous: false } => return Err(taken(&name)),
     }
-    shared
-        .queue
-        .set_owner(&name, owner)
-        .await
-        .map_err(internal)?;
+    let (queued, _) = shared.queue.usage(&name).await.map_err(internal)?;
     Ok(Admission {
         name,
         owner,

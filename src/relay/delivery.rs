@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use tracing::{debug, warn};
+use tracing::{info, warn};
 
 use super::Shared;
 use super::queue::QueuedRequest;
@@ -16,26 +16,38 @@ use crate::tunnel::protocol as proto;
 /// Sends the name's queue through the tunnel in arrival order, one request at a time,
 /// deleting each once the agent answered; then switches the session to live traffic.
 pub async fn deliver_queue(shared: Arc<Shared>, session: Arc<Session>) {
+    let name = &session.name;
+    info!(%name, "delivering queued requests");
+    let mut delivered = 0u64;
     loop {
         if session.closed.is_cancelled() {
+            info!(%name, delivered, "queue delivery stopped: the agent left");
             return;
         }
-        match shared.queue.oldest(&session.name).await {
+        match shared.queue.oldest(name).await {
             Ok(Some(item)) => {
                 let id = item.id;
-                if let Err(err) = send_queued(&shared, &session, item).await {
-                    debug!(%err, name = %session.name, "queue delivery stopped");
-                    return;
+                match send_queued(&shared, &session, item).await {
+                    Ok(status) => info!(%name, id, status, "queued request redelivered"),
+                    Err(err) => {
+                        info!(%name, id, %err, "queue delivery stopped");
+                        return;
+                    }
                 }
                 if let Err(err) = shared.queue.delete(id).await {
                     warn!("{err:#}");
                     return;
                 }
+                delivered += 1;
             }
             Ok(None) => {
                 let _gate = session.queue_gate.write().await;
-                if matches!(shared.queue.oldest(&session.name).await, Ok(None)) {
+                if matches!(shared.queue.oldest(name).await, Ok(None)) {
                     session.draining.store(false, Ordering::Release);
+                    info!(
+                        name,
+                        delivered, "queue delivered; the tunnel takes live traffic"
+                    );
                     return;
                 }
             }
@@ -51,7 +63,7 @@ async fn send_queued(
     shared: &Shared,
     session: &Session,
     item: QueuedRequest,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<u16> {
     let mut builder = Request::builder()
         .method(item.method.as_str())
         .uri(format!("http://{}.tunnel{}", session.name, item.uri))
@@ -71,7 +83,8 @@ async fn send_queued(
     let response = tokio::time::timeout(timeout, sender.send_request(request))
         .await
         .map_err(|_| anyhow::anyhow!("the agent did not answer a queued request in time"))??;
+    let status = response.status().as_u16();
     // The agent recorded it once it answered; read the rest so the stream ends cleanly.
     let _ = tokio::time::timeout(timeout, response.into_body().collect()).await;
-    Ok(())
+    Ok(status)
 }

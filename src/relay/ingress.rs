@@ -2,6 +2,7 @@
 //! `<name>.<domain>`), enforce the limits, and stream it through the tunnel, or queue it
 //! while the agent is away. Also serves `/_hooktap/health` and `/_hooktap/metrics`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
@@ -11,7 +12,9 @@ use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
+use tracing::info;
 
+use super::auth;
 use super::limits::{HoldingBody, LimitedBody, header_bytes};
 use super::queue::{Bounds, QueuedRequest};
 use super::registry::Session;
@@ -28,14 +31,15 @@ use crate::tunnel::protocol as proto;
 pub async fn handle(
     shared: Arc<Shared>,
     req: Request<Incoming>,
+    peer: SocketAddr,
     forwarded_for: Option<HeaderValue>,
 ) -> Response<BoxBody> {
     let path = req.uri().path();
     if path == proto::TUNNEL_PATH {
-        return upgrade(shared, req);
+        return upgrade(shared, req, peer);
     }
     if path.starts_with(proto::RESERVED_PREFIX) {
-        return own_endpoint(&shared, req.method(), path);
+        return own_endpoint(&shared, &req);
     }
     // Only traffic for tunnels is counted, not the relay's own endpoints.
     let response = route_and_answer(&shared, req, forwarded_for.as_ref()).await;
@@ -100,9 +104,27 @@ async fn route_and_answer(
     }
 }
 
-fn own_endpoint(shared: &Shared, method: &Method, path: &str) -> Response<BoxBody> {
+fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
+    let (method, path) = (req.method(), req.uri().path());
     if method != Method::GET && method != Method::HEAD {
         return error_response(StatusCode::METHOD_NOT_ALLOWED, "use GET");
+    }
+    if path == "/_hooktap/metrics"
+        && let Some(expected) = &shared.config.metrics_token
+    {
+        // Compared as digests, in constant time, like the tunnel tokens.
+        let given = auth::bearer(req.headers()).map(auth::fingerprint);
+        if !given.is_some_and(|given| auth::same(&given, expected)) {
+            let mut response = error_response(
+                StatusCode::UNAUTHORIZED,
+                "the relay's metrics need `Authorization: Bearer <the relay's --metrics-token>`",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"hooktap metrics\""),
+            );
+            return response;
+        }
     }
     let (content_type, body) = match path {
         "/_hooktap/health" => (
@@ -338,8 +360,10 @@ async fn offline(
         headers: header_list(&parts.headers),
         body,
     };
+    let bytes = request.body.len();
     match shared.queue.push(request, bounds).await {
         Ok(Ok(id)) => {
+            info!(%name, id, bytes, "request queued for an offline agent");
             let text = if session.is_some() {
                 format!(
                     "hooktap: the agent for '{name}' is receiving its queued requests; queued as {id}, delivered after them\n"
@@ -367,6 +391,7 @@ async fn offline(
 }
 
 fn queue_full(name: &str) -> Response<BoxBody> {
+    info!(%name, "request refused: the offline queue is full");
     error_response(
         StatusCode::INSUFFICIENT_STORAGE,
         &format!("the offline queue for '{name}' is full; retry once its agent is back"),

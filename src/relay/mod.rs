@@ -7,7 +7,8 @@
 //! - [`tunnel`]: the upgrade, the handshake, the h2 client per agent;
 //! - [`delivery`]: the queue's delivery when an agent comes back;
 //! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
-//! - [`queue`]: the SQLite offline queue; [`limits`], [`metrics`], [`tls`].
+//! - [`queue`]: the SQLite offline queue; [`names`]: who owns each name, kept with it;
+//! - [`limits`], [`metrics`], [`tls`].
 
 pub mod admit;
 pub mod auth;
@@ -15,6 +16,7 @@ pub mod delivery;
 pub mod ingress;
 pub mod limits;
 pub mod metrics;
+pub mod names;
 pub mod queue;
 pub mod registry;
 pub mod tls;
@@ -67,6 +69,9 @@ pub struct RelayConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Interval between heartbeats to each agent.
     pub heartbeat: Duration,
+    /// When set, `/_hooktap/metrics` needs `Authorization: Bearer` with the token of this
+    /// fingerprint; `/_hooktap/health` stays public.
+    pub metrics_token: Option<auth::Fingerprint>,
 }
 
 impl RelayConfig {
@@ -81,6 +86,7 @@ impl RelayConfig {
             limits: Limits::default(),
             tls: None,
             heartbeat: crate::tunnel::protocol::DEFAULT_HEARTBEAT,
+            metrics_token: None,
         }
     }
 }
@@ -203,7 +209,7 @@ where
     let forwarded_for = crate::forward::forwarded_for(peer);
     let service = service_fn(move |req| {
         let (shared, forwarded_for) = (service_shared.clone(), forwarded_for.clone());
-        async move { Ok::<_, Infallible>(ingress::handle(shared, req, forwarded_for).await) }
+        async move { Ok::<_, Infallible>(ingress::handle(shared, req, peer, forwarded_for).await) }
     });
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)

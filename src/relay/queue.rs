@@ -10,7 +10,6 @@ use anyhow::Context;
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::auth::Fingerprint;
 use crate::exchange::Header;
 
 /// One queued request.
@@ -63,6 +62,8 @@ impl Queue {
                 let path = dir.join("relay.db");
                 let conn = Connection::open(&path)
                     .with_context(|| format!("could not open the queue {}", path.display()))?;
+                // `hooktap relay names`/`release` may write while the relay runs.
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
                 conn
@@ -86,6 +87,7 @@ impl Queue {
              CREATE INDEX IF NOT EXISTS queue_by_name ON queue (name, id);",
         )
         .context("could not prepare the queue database")?;
+        super::names::migrate(&conn).context("could not prepare the queue database")?;
         let depth: i64 = conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
@@ -98,7 +100,13 @@ impl Queue {
         self.depth.load(Ordering::Relaxed)
     }
 
-    async fn blocking<T: Send + 'static>(
+    /// Lowers the depth after `removed` requests left the queue outside [`Queue::delete`].
+    pub(super) fn forget(&self, removed: u64) {
+        self.depth
+            .fetch_sub(removed.min(self.depth()), Ordering::Relaxed);
+    }
+
+    pub(super) async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> anyhow::Result<T> {
@@ -110,34 +118,6 @@ impl Queue {
         .await
         .context("the queue task failed")?
         .context("the queue database failed")
-    }
-
-    /// Who holds `name`, if the relay ever handed it out.
-    pub async fn owner(&self, name: &str) -> anyhow::Result<Option<Fingerprint>> {
-        let name = name.to_string();
-        let blob: Option<Vec<u8>> = self
-            .blocking(move |c| {
-                c.query_row("SELECT owner FROM names WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()
-            })
-            .await?;
-        Ok(blob.and_then(|b| b.try_into().ok()))
-    }
-
-    /// Records that `owner` holds `name`.
-    pub async fn set_owner(&self, name: &str, owner: Fingerprint) -> anyhow::Result<()> {
-        let name = name.to_string();
-        self.blocking(move |c| {
-            c.execute(
-                "INSERT INTO names (name, owner) VALUES (?1, ?2)
-                 ON CONFLICT (name) DO UPDATE SET owner = excluded.owner",
-                params![name, owner.to_vec()],
-            )
-        })
-        .await?;
-        Ok(())
     }
 
     /// Requests and body bytes queued for `name`.
@@ -311,7 +291,7 @@ mod tests {
                 .await
                 .unwrap()
                 .unwrap_err();
-            queue.set_owner("a", [1; 32]).await.unwrap();
+            queue.claim("a", [1; 32], false, false).await.unwrap();
         }
         let queue = Queue::open(Some(dir.path())).unwrap();
         assert_eq!(queue.depth(), 2);

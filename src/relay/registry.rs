@@ -25,6 +25,9 @@ pub struct Session {
     pub in_flight: Arc<Semaphore>,
     /// Cancelled when the session must end (replaced, or the relay stops).
     pub closed: CancellationToken,
+    /// Set before `closed` when a newer session of the same owner took the name: the
+    /// agent is told so before the tunnel closes.
+    pub replaced: AtomicBool,
     /// True while queued requests are being delivered; new ones queue behind them.
     pub draining: AtomicBool,
     /// Held for reading while a request is being queued, for writing when the delivery
@@ -68,12 +71,16 @@ impl Registry {
             .is_some_and(|s| !same(&s.owner, owner) && !s.closed.is_cancelled())
     }
 
-    /// Installs `session`; a stale session of the same owner is replaced (and closed).
+    /// Installs `session`; a session of the same owner is replaced (marked so, and
+    /// closed): the newer agent takes the name.
     pub fn claim(&self, session: Arc<Session>) -> Result<(), NameTaken> {
         let mut sessions = self.lock();
         if let Some(old) = sessions.get(&session.name) {
             if !same(&old.owner, &session.owner) && !old.closed.is_cancelled() {
                 return Err(NameTaken);
+            }
+            if !old.closed.is_cancelled() {
+                old.replaced.store(true, Ordering::Release);
             }
             old.closed.cancel();
         }

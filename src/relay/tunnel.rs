@@ -1,6 +1,7 @@
 //! The relay's end of a tunnel: the WebSocket upgrade, the hello/welcome handshake, the
 //! HTTP/2 client over the WebSocket, and delivery of the queue when an agent comes back.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -28,7 +29,11 @@ use crate::tunnel::wsio::{Role, WsIo};
 
 /// Answers a request to the tunnel path: `101` and the handshake in the background, or
 /// `400` when it is not a WebSocket upgrade.
-pub fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<BoxBody> {
+pub fn upgrade(
+    shared: Arc<Shared>,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<BoxBody> {
     let headers = req.headers();
     let is_upgrade = headers
         .get(header::UPGRADE)
@@ -51,9 +56,9 @@ pub fn upgrade(shared: Arc<Shared>, mut req: Request<Incoming>) -> Response<BoxB
         match on_upgrade.await {
             Ok(upgraded) => {
                 let ws = WsIo::new(TokioIo::new(upgraded), Role::Server);
-                accept(shared, ws, bearer, host).await;
+                accept(shared, ws, bearer, host, peer).await;
             }
-            Err(err) => debug!(%err, "tunnel upgrade failed"),
+            Err(err) => debug!(%peer, %err, "tunnel upgrade failed"),
         }
     });
     let mut response = Response::new(BoxBody::default());
@@ -71,6 +76,7 @@ async fn accept<S>(
     mut ws: WsIo<S>,
     bearer: Option<String>,
     host: Option<String>,
+    peer: SocketAddr,
 ) where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
@@ -84,18 +90,18 @@ async fn accept<S>(
                     "the relay could not read the agent's hello ({err}): use the same hooktap version on both sides"
                 ),
             );
-            refuse(&shared, ws, refusal).await;
+            refuse(&shared, ws, refusal, peer).await;
             return;
         }
         Err(_) => {
-            debug!("an agent did not say hello in time");
+            info!(%peer, "tunnel refused: the agent did not say hello in time");
             return;
         }
     };
     let admission = match admit(&shared, &hello, bearer.as_deref()).await {
         Ok(admission) => admission,
         Err(refusal) => {
-            refuse(&shared, ws, refusal).await;
+            refuse(&shared, ws, refusal, peer).await;
             return;
         }
     };
@@ -112,6 +118,7 @@ async fn accept<S>(
     )
     .await;
     if !matches!(welcomed, Ok(Ok(()))) {
+        debug!(%peer, "the agent left during the handshake");
         return;
     }
     let heartbeat = shared.config.heartbeat;
@@ -130,7 +137,7 @@ async fn accept<S>(
     let (sender, conn) = match handshake {
         Ok(pair) => pair,
         Err(err) => {
-            debug!(%err, "h2 handshake over the tunnel failed");
+            debug!(%peer, %err, "h2 handshake over the tunnel failed");
             return;
         }
     };
@@ -141,30 +148,77 @@ async fn accept<S>(
         sender,
         in_flight: Arc::new(Semaphore::new(shared.config.limits.max_in_flight)),
         closed: CancellationToken::new(),
+        replaced: AtomicBool::new(false),
         draining: AtomicBool::new(admission.queued > 0),
         queue_gate: RwLock::new(()),
     });
     if shared.registry.claim(session.clone()).is_err() {
         // Another token took the name between the check and now; the agent will be
         // refused when it reconnects.
+        info!(name = %session.name, %peer, "tunnel refused: another token took the name meanwhile");
         return;
     }
     shared
         .metrics
         .tunnels_opened
         .fetch_add(1, Ordering::Relaxed);
-    info!(name = %session.name, "tunnel online");
+    info!(
+        name = %session.name,
+        %peer,
+        agent = ?hello.agent,
+        queued = admission.queued,
+        "agent connected"
+    );
     if admission.queued > 0 {
         tokio::spawn(deliver_queue(shared.clone(), session.clone()));
     }
-    tokio::select! {
-        result = conn => if let Err(err) = result { debug!(%err, name = %session.name, "tunnel ended") },
-        _ = session.closed.cancelled() => {}
-        _ = shared.shutdown.cancelled() => {}
-    }
+    tokio::pin!(conn);
+    let (why, conn_open) = tokio::select! {
+        result = conn.as_mut() => (match result {
+            Ok(()) => "the agent closed the tunnel".to_string(),
+            Err(err) if err.is_timeout() => "no heartbeat from the agent".to_string(),
+            Err(err) => format!("the tunnel failed: {err}"),
+        }, false),
+        _ = session.closed.cancelled() => (String::new(), true),
+        _ = shared.shutdown.cancelled() => (String::new(), true),
+    };
     session.closed.cancel();
+    let replaced = conn_open && session.replaced.load(Ordering::Acquire);
+    let why = match (replaced, conn_open) {
+        (true, _) => "replaced by a newer agent with the same token".to_string(),
+        (false, true) => "the relay is stopping".to_string(),
+        (false, false) => why,
+    };
+    info!(name = %session.name, %peer, why = ?why, "agent disconnected");
+    if replaced {
+        let deadline = shared.config.limits.handshake_timeout;
+        let _ = tokio::time::timeout(deadline, async {
+            tokio::select! {
+                _ = tell_replaced(&session) => {}
+                _ = conn.as_mut() => {}
+                _ = shared.shutdown.cancelled() => {}
+            }
+        })
+        .await;
+    }
     shared.registry.remove(&session.name, session.id);
-    info!(name = %session.name, "tunnel offline");
+}
+
+/// Tells the agent of a replaced session why its tunnel closes, so it stops instead of
+/// reconnecting and taking the name back. The caller bounds it and keeps the connection
+/// polled meanwhile; a stale session's agent is gone and never answers.
+async fn tell_replaced(session: &Session) {
+    let request = Request::post(format!(
+        "http://{}.tunnel{}",
+        session.name,
+        proto::CONTROL_PATH
+    ))
+    .version(http::Version::HTTP_2)
+    .header(proto::HEADER_CONTROL, proto::CONTROL_REPLACED)
+    .body(BoxBody::default());
+    if let Ok(request) = request {
+        let _ = session.sender.clone().send_request(request).await;
+    }
 }
 
 async fn read_hello<S>(ws: &mut WsIo<S>) -> anyhow::Result<AgentHello>
@@ -177,7 +231,7 @@ where
     }
 }
 
-async fn refuse<S>(shared: &Shared, mut ws: WsIo<S>, refusal: RelayRefusal)
+async fn refuse<S>(shared: &Shared, mut ws: WsIo<S>, refusal: RelayRefusal, peer: SocketAddr)
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
 {
@@ -185,7 +239,8 @@ where
         .metrics
         .tunnels_refused
         .fetch_add(1, Ordering::Relaxed);
-    info!(reason = ?refusal.reason, "tunnel refused");
+    // The message names the fix, never the token.
+    info!(%peer, reason = %refusal.reason.as_str(), message = ?refusal.message, "tunnel refused");
     let deadline = shared.config.limits.handshake_timeout;
     let _ = tokio::time::timeout(deadline, async {
         ws.send_text(&proto::encode(&RelayAnswer::Refusal(refusal)))

@@ -79,6 +79,8 @@ pub enum TunnelEvent {
         name: String,
         /// The preferred public URL.
         public_url: String,
+        /// Every public URL that reaches the tunnel, the preferred one first.
+        public_urls: Vec<String>,
         /// Requests the relay queued meanwhile and is delivering now.
         queued: u64,
     },
@@ -96,6 +98,19 @@ pub enum TunnelEvent {
     },
     /// The relay refused to take the tunnel back; the agent stopped.
     Refused(String),
+    /// A newer agent with the same token took the name; the agent stopped and does not
+    /// reconnect. Carries [`proto::REPLACED_MESSAGE`].
+    Replaced(String),
+}
+
+/// How one tunnel connection ended.
+enum Ended {
+    /// Dropped, for this reason: reconnect.
+    Dropped(String),
+    /// The relay said a newer agent took the name: stop.
+    Replaced,
+    /// The agent is shutting down.
+    Shutdown,
 }
 
 /// Why the agent could not open a tunnel.
@@ -199,10 +214,15 @@ impl Agent {
         shutdown: CancellationToken,
     ) {
         loop {
-            let reason = self.serve(ws, &shutdown).await;
-            if shutdown.is_cancelled() {
-                return;
-            }
+            let reason = match self.serve(ws, &shutdown).await {
+                _ if shutdown.is_cancelled() => return,
+                Ended::Shutdown => return,
+                Ended::Replaced => {
+                    let _ = events.send(TunnelEvent::Replaced(proto::REPLACED_MESSAGE.into()));
+                    return;
+                }
+                Ended::Dropped(reason) => reason,
+            };
             let _ = events.send(TunnelEvent::Offline { reason });
             let mut attempt = 0u32;
             ws = loop {
@@ -222,6 +242,7 @@ impl Agent {
                         let _ = events.send(TunnelEvent::Online {
                             name: welcome.name,
                             public_url: welcome.public_urls.first().cloned().unwrap_or_default(),
+                            public_urls: welcome.public_urls,
                             queued: welcome.queued,
                         });
                         break ws;
@@ -238,12 +259,25 @@ impl Agent {
         }
     }
 
-    /// Serves h2 over the tunnel until it ends; returns why it ended.
-    async fn serve(&self, ws: Ws, shutdown: &CancellationToken) -> String {
+    /// Serves h2 over the tunnel until it ends; returns how it ended.
+    async fn serve(&self, ws: Ws, shutdown: &CancellationToken) -> Ended {
         let forwarder = self.forwarder.clone();
+        let replaced = CancellationToken::new();
+        let told = replaced.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let forwarder = forwarder.clone();
-            async move { Ok::<_, Infallible>(handle(&forwarder, req).await) }
+            let told = told.clone();
+            async move {
+                if let Some(control) = req.headers().get(proto::HEADER_CONTROL) {
+                    if control == proto::CONTROL_REPLACED {
+                        told.cancel();
+                    }
+                    return Ok::<_, Infallible>(http::Response::new(
+                        crate::body::BoxBody::default(),
+                    ));
+                }
+                Ok::<_, Infallible>(handle(&forwarder, req).await)
+            }
         });
         let heartbeat = self.config.heartbeat;
         let conn = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
@@ -275,14 +309,23 @@ impl Agent {
                     let _ = conn.as_mut().await;
                 };
                 let _ = tokio::time::timeout(SHUTDOWN_GRACE, finished).await;
-                return "shut down".into();
+                return Ended::Shutdown;
+            }
+            _ = replaced.cancelled() => {
+                // Let the answer to the relay go out; the relay closes the tunnel then.
+                conn.as_mut().graceful_shutdown();
+                let _ = tokio::time::timeout(Duration::from_secs(2), conn.as_mut()).await;
+                return Ended::Replaced;
             }
         };
-        match result {
+        if replaced.is_cancelled() {
+            return Ended::Replaced;
+        }
+        Ended::Dropped(match result {
             Ok(()) => "the relay closed the tunnel".into(),
             Err(err) if err.is_timeout() => "no heartbeat from the relay".into(),
             Err(err) => format!("the tunnel failed: {err}"),
-        }
+        })
     }
 }
 

@@ -9,6 +9,10 @@
 //!    the agent the server. Each sender's request is
 //!    one h2 stream; h2 gives multiplexing and per-stream flow control, h2 PINGs are the
 //!    heartbeat in both directions.
+//! 4. The relay may send the agent a control request: an h2 request carrying
+//!    [`HEADER_CONTROL`] (the relay strips that header from every sender's request, so
+//!    only the relay can send one). [`CONTROL_REPLACED`] means another agent with the same
+//!    token took the name: the agent answers `200`, stops and does not reconnect.
 //!
 //! The relay adds the `x-hooktap-*` headers below to each tunnelled request; the agent
 //! reads and removes them before forwarding and recording.
@@ -66,13 +70,26 @@ pub const HEADER_QUEUED_ID: &str = "x-hooktap-queued-id";
 /// itself is HTTP/2.
 pub const HEADER_HTTP_VERSION: &str = "x-hooktap-http-version";
 
+/// Header marking a control request from the relay to the agent; its value says which.
+pub const HEADER_CONTROL: &str = "x-hooktap-control";
+
+/// Control: a newer agent with the same token took this tunnel's name.
+pub const CONTROL_REPLACED: &str = "replaced";
+
+/// The path of control requests (never forwarded to the app).
+pub const CONTROL_PATH: &str = "/_hooktap/control";
+
+/// What the agent tells its user when [`CONTROL_REPLACED`] arrives.
+pub const REPLACED_MESSAGE: &str = "replaced by another agent with the same token";
+
 /// Every header that is the tunnel's own business, removed from what senders send and
 /// from what the agent forwards and records.
-pub const INTERNAL_HEADERS: [&str; 4] = [
+pub const INTERNAL_HEADERS: [&str; 5] = [
     HEADER_PUBLIC_URL,
     HEADER_QUEUED_AT,
     HEADER_QUEUED_ID,
     HEADER_HTTP_VERSION,
+    HEADER_CONTROL,
 ];
 
 /// The agent's first message.
@@ -122,6 +139,19 @@ pub enum RefusalReason {
     VersionMismatch,
     /// The hello could not be understood.
     BadHello,
+}
+
+impl RefusalReason {
+    /// The reason's wire name (`bad_token`), for logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::BadToken => "bad_token",
+            Self::NameTaken => "name_taken",
+            Self::NameNotAllowed => "name_not_allowed",
+            Self::VersionMismatch => "version_mismatch",
+            Self::BadHello => "bad_hello",
+        }
+    }
 }
 
 /// The relay's answer when it refuses a tunnel.

@@ -1,0 +1,239 @@
+//! Who owns each tunnel name, kept next to the queue so it survives restarts. A name
+//! belongs to the first token (or anonymous agent) that held it, live or not, until an
+//! operator releases it (`hooktap relay release NAME`). Only fingerprints (SHA-256 of the
+//! token or of the anonymous resume key) are stored, never a token.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::auth::{Fingerprint, same};
+use super::queue::Queue;
+
+/// One name the relay handed out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NameEntry {
+    /// The tunnel name.
+    pub name: String,
+    /// Its owner's fingerprint.
+    pub owner: Fingerprint,
+    /// True when an anonymous agent holds it (its owner is a resume key, not a token).
+    pub anonymous: bool,
+    /// Requests queued for it.
+    pub queued: u64,
+}
+
+impl NameEntry {
+    /// The owner as operators see it: `token 3f9a1c2b7d4e` (the first 12 hex digits of the
+    /// token's SHA-256), or `anonymous`.
+    pub fn owner_label(&self) -> String {
+        if self.anonymous {
+            "anonymous".into()
+        } else {
+            format!("token {}", &hex::encode(self.owner)[..12])
+        }
+    }
+}
+
+/// The answer to a claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Claim {
+    /// The name is the claimant's (it was free, or already theirs).
+    Granted,
+    /// Someone else owns it.
+    Taken {
+        /// The owner is an anonymous agent.
+        anonymous: bool,
+    },
+}
+
+/// Adds the `anonymous` column to a names table made by an older relay.
+pub(super) fn migrate(c: &Connection) -> rusqlite::Result<()> {
+    let has_column = c
+        .prepare("SELECT 1 FROM pragma_table_info('names') WHERE name = 'anonymous'")?
+        .exists([])?;
+    if !has_column {
+        c.execute_batch("ALTER TABLE names ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0")?;
+    }
+    Ok(())
+}
+
+fn owner_of(blob: Vec<u8>) -> Option<Fingerprint> {
+    blob.try_into().ok()
+}
+
+impl Queue {
+    /// Who holds `name`, if the relay ever handed it out.
+    pub async fn owner(&self, name: &str) -> anyhow::Result<Option<Fingerprint>> {
+        let name = name.to_string();
+        let blob: Option<Vec<u8>> = self
+            .blocking(move |c| {
+                c.query_row("SELECT owner FROM names WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
+                .optional()
+            })
+            .await?;
+        Ok(blob.and_then(owner_of))
+    }
+
+    /// Gives `name` to `owner` unless someone else owns it. With `overrule` (the tokens
+    /// file reserves the name for `owner`), a previous owner loses it, unless requests are
+    /// still queued for them. Atomic: of two claimants of a free name, one wins.
+    pub async fn claim(
+        &self,
+        name: &str,
+        owner: Fingerprint,
+        anonymous: bool,
+        overrule: bool,
+    ) -> anyhow::Result<Claim> {
+        let name = name.to_string();
+        self.blocking(move |c| {
+            let tx = c.transaction()?;
+            let stored: Option<(Vec<u8>, bool)> = tx
+                .query_row(
+                    "SELECT owner, anonymous FROM names WHERE name = ?1",
+                    [&name],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((blob, stored_anonymous)) = stored {
+                let mine = owner_of(blob).is_some_and(|stored| same(&stored, &owner));
+                if mine {
+                    return Ok(Claim::Granted);
+                }
+                let queued: i64 =
+                    tx.query_row("SELECT COUNT(*) FROM queue WHERE name = ?1", [&name], |r| {
+                        r.get(0)
+                    })?;
+                if !overrule || queued > 0 {
+                    return Ok(Claim::Taken {
+                        anonymous: stored_anonymous,
+                    });
+                }
+            }
+            tx.execute(
+                "INSERT INTO names (name, owner, anonymous) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (name) DO UPDATE
+                 SET owner = excluded.owner, anonymous = excluded.anonymous",
+                params![name, owner.to_vec(), anonymous],
+            )?;
+            tx.commit()?;
+            Ok(Claim::Granted)
+        })
+        .await
+    }
+
+    /// Every name handed out, by name.
+    pub async fn names(&self) -> anyhow::Result<Vec<NameEntry>> {
+        self.blocking(|c| {
+            let mut statement = c.prepare(
+                "SELECT n.name, n.owner, n.anonymous,
+                        (SELECT COUNT(*) FROM queue q WHERE q.name = n.name)
+                 FROM names n ORDER BY n.name",
+            )?;
+            let rows = statement.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, bool>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            })?;
+            let mut entries = Vec::new();
+            for row in rows {
+                let (name, blob, anonymous, queued) = row?;
+                entries.push(NameEntry {
+                    name,
+                    owner: owner_of(blob).unwrap_or_default(),
+                    anonymous,
+                    queued: queued.max(0) as u64,
+                });
+            }
+            Ok(entries)
+        })
+        .await
+    }
+
+    /// Frees `name` and drops the requests queued for it (they belong to the owner that
+    /// loses it); `None` when the relay never handed it out.
+    pub async fn release(&self, name: &str) -> anyhow::Result<Option<NameEntry>> {
+        let name = name.to_string();
+        let released = self
+            .blocking(move |c| {
+                let tx = c.transaction()?;
+                let stored: Option<(Vec<u8>, bool)> = tx
+                    .query_row(
+                        "SELECT owner, anonymous FROM names WHERE name = ?1",
+                        [&name],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((blob, anonymous)) = stored else {
+                    return Ok(None);
+                };
+                let queued = tx.execute("DELETE FROM queue WHERE name = ?1", [&name])?;
+                tx.execute("DELETE FROM names WHERE name = ?1", [&name])?;
+                tx.commit()?;
+                Ok(Some(NameEntry {
+                    name,
+                    owner: owner_of(blob).unwrap_or_default(),
+                    anonymous,
+                    queued: queued as u64,
+                }))
+            })
+            .await?;
+        if let Some(entry) = &released {
+            self.forget(entry.queued);
+        }
+        Ok(released)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_name_stays_with_its_first_owner_until_released_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let queue = Queue::open(Some(dir.path())).unwrap();
+            assert_eq!(
+                queue.claim("a", [1; 32], false, false).await.unwrap(),
+                Claim::Granted
+            );
+            assert_eq!(
+                queue.claim("b", [3; 32], true, false).await.unwrap(),
+                Claim::Granted
+            );
+        }
+        let queue = Queue::open(Some(dir.path())).unwrap();
+        assert_eq!(
+            queue.claim("a", [2; 32], false, false).await.unwrap(),
+            Claim::Taken { anonymous: false }
+        );
+        assert_eq!(
+            queue.claim("b", [2; 32], false, false).await.unwrap(),
+            Claim::Taken { anonymous: true }
+        );
+        assert_eq!(
+            queue.claim("a", [1; 32], false, false).await.unwrap(),
+            Claim::Granted
+        );
+        let names = queue.names().await.unwrap();
+        assert_eq!(names.len(), 2);
+        assert_eq!(names[0].owner_label(), format!("token {}", "01".repeat(6)));
+        assert_eq!(names[1].owner_label(), "anonymous");
+        let released = queue.release("a").await.unwrap().unwrap();
+        assert_eq!(released.owner, [1; 32]);
+        assert!(queue.release("a").await.unwrap().is_none());
+        assert_eq!(
+            queue.claim("a", [2; 32], false, false).await.unwrap(),
+            Claim::Granted
+        );
+        // The tokens file reserving a name overrules an earlier owner.
+        assert_eq!(
+            queue.claim("a", [4; 32], false, true).await.unwrap(),
+            Claim::Granted
+        );
+    }
+}
