@@ -1,6 +1,6 @@
 //! Benchmark: the store's writer threads alone. Records 1 KiB exchanges (as the capture
 //! bench sends them) at a steady rate into a real SQLite file and prints the CPU per
-//! record of the writer's two threads together, so store changes can be compared without
+//! record of the writer thread, so store changes can be compared without
 //! the noise of a whole proxy run.
 //!
 //! Run: `cargo bench --bench store`. STORE_RATE (records/s, default 30000), BENCH_SECS
@@ -74,7 +74,7 @@ fn main() {
     }
     runtime.block_on(store.flush()).unwrap();
 
-    // The keeper and its idle-time helper ("hooktap-store-idle", cut to 15 bytes by Linux).
+    // The writer thread ("hooktap-store").
     let writer = |threads: &[(String, u64)]| {
         threads
             .iter()

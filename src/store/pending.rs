@@ -13,10 +13,10 @@ use tokio::sync::Notify;
 
 use crate::exchange::Exchange;
 
-/// Default bound on the bytes of records waiting to be written. A few dozen 1 MiB
-/// webhooks, a few thousand small ones: the writer commits far faster than a sender
-/// fills it, so the bound is met only in a burst or on a slow disk.
-pub const DEFAULT_MAX_PENDING_BYTES: usize = 8 * 1024 * 1024;
+/// Default bound on the bytes of records waiting to be written: a few 1 MiB webhooks, a
+/// few thousand small ones. The writer commits small records far faster than senders
+/// make them, so the bound is met only by large bodies, a burst or a slow disk.
+pub const DEFAULT_MAX_PENDING_BYTES: usize = 4 * 1024 * 1024;
 
 /// How long the queue may stay full with no commit before the disk counts as stalled:
 /// then deliveries stop waiting for room, and their records are dropped and counted.
