@@ -236,4 +236,5 @@ pub async fn send(req: Request<Full<Bytes>>) -> (u16, http::HeaderMap, Bytes) {
 }
 
 pub mod cli;
+pub mod gated;
 pub mod replay;
