@@ -5,21 +5,20 @@
 //! from /proc. Run with `cargo bench --bench tunnel`; it takes about half a minute.
 
 use std::convert::Infallible;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http::{Request, Response};
+use http::Request;
 use http_body_util::{BodyExt, Full, StreamBody};
-use hyper::body::{Frame, Incoming};
-use hyper::service::service_fn;
+use hyper::body::Frame;
 use hyper_util::rt::TokioIo;
 use load::median;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 mod load;
+mod procs;
+
+use procs::{Guard, start_agent, start_app, start_relay};
 
 const SMALL: usize = 1024;
 const LARGE: usize = 1 << 20;
@@ -43,7 +42,7 @@ fn main() {
     std::fs::create_dir_all(&dir).expect("a temp dir");
     let (relay, relay_addr) = start_relay(&dir);
     let relay = Guard(relay);
-    let (agent, public_url) = start_agent(app, relay_addr, &dir);
+    let (agent, public_url, _) = start_agent(app, relay_addr, &dir, &[]);
     let agent = Guard(agent);
     let direct = format!("http://{app}/bench");
     let tunnel = format!("{public_url}/bench");
@@ -173,22 +172,6 @@ fn main() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Kills the child process when dropped, also when the bench panics.
-struct Guard(Child);
-
-impl Guard {
-    fn cpu_us(&self) -> u64 {
-        load::cpu_time_us(self.0.id())
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A row of medians over rounds of (direct, tunnel) and of the rounds' ratios.
 fn row_median(label: &str, values: &[(f64, f64)], ratios: &[f64]) {
     row(
@@ -210,120 +193,6 @@ fn row(label: &str, direct: f64, tunnel: f64) {
         "{label:<34} {direct:>14.1} {tunnel:>14.1} {:>7.0}%",
         ratio * 100.0
     );
-}
-
-/// An app that reads the whole body and answers `ok`, on its own thread.
-fn start_app() -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        runtime.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
-            tx.send(listener.local_addr().expect("an address"))
-                .expect("the bench waits");
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let _ = stream.set_nodelay(true);
-                tokio::spawn(async move {
-                    let service = service_fn(|req: Request<Incoming>| async move {
-                        let mut body = req.into_body();
-                        while let Some(frame) = body.frame().await {
-                            if frame.is_err() {
-                                break;
-                            }
-                        }
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-    });
-    rx.recv().expect("the app starts")
-}
-
-/// The hooktap binary: `HOOKTAP_BENCH_BIN`, or the one cargo built for this bench.
-fn binary() -> String {
-    std::env::var("HOOKTAP_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_hooktap").to_string())
-}
-
-fn start_relay(dir: &std::path::Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(binary())
-        .args([
-            "relay",
-            "--listen",
-            "127.0.0.1:0",
-            "--token",
-            "bench",
-            "--data-dir",
-        ])
-        .arg(dir.join("relay"))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the relay starts");
-    let stdout = child.stdout.take().expect("piped");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("the relay's first line");
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split(';').next())
-        .and_then(|addr| addr.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected relay output: {line}"));
-    (child, addr)
-}
-
-fn start_agent(app: SocketAddr, relay: SocketAddr, dir: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(binary())
-        .arg("listen")
-        .arg(format!("http://{app}"))
-        .args([
-            "--relay",
-            &format!("ws://{relay}"),
-            "--token",
-            "bench",
-            "--name",
-            "bench",
-        ])
-        .args([
-            "--json",
-            "--capture-addr",
-            "127.0.0.1:0",
-            "--capture-limit",
-            "64KiB",
-        ])
-        .arg("--store")
-        // `HOOKTAP_BENCH_STORE=:memory:` separates the tunnel's cost from the disk's.
-        .arg(std::env::var_os("HOOKTAP_BENCH_STORE").unwrap_or_else(|| dir.join("agent.db").into()))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("the agent starts");
-    let stdout = child.stdout.take().expect("piped");
-    let mut lines = BufReader::new(stdout);
-    let mut ready = String::new();
-    lines.read_line(&mut ready).expect("the ready event");
-    let ready: serde_json::Value = serde_json::from_str(&ready).expect("a JSON ready event");
-    let url = ready["public_url"]
-        .as_str()
-        .expect("a public URL")
-        .to_string();
-    // Keep reading the request events so the agent never blocks on a full pipe.
-    std::thread::spawn(move || {
-        let mut sink = String::new();
-        while lines.read_line(&mut sink).is_ok_and(|n| n > 0) {
-            sink.clear();
-        }
-    });
-    (child, url)
 }
 
 struct Results {
