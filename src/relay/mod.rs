@@ -8,17 +8,22 @@
 //! - [`delivery`]: the queue's delivery when an agent comes back;
 //! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
 //! - [`queue`]: the SQLite offline queue; [`names`]: who owns each name, kept with it;
+//! - [`strict`]: request heads another parser could read differently, refused;
+//! - [`deadline`]: every sender body's read deadline; [`peers`]: per-address limits;
 //! - [`limits`], [`metrics`], [`tls`].
 
 pub mod admit;
 pub mod auth;
+pub mod deadline;
 pub mod delivery;
 pub mod ingress;
 pub mod limits;
 pub mod metrics;
 pub mod names;
+pub mod peers;
 pub mod queue;
 pub mod registry;
+pub mod strict;
 pub mod tls;
 pub mod tunnel;
 
@@ -101,6 +106,10 @@ pub struct Shared {
     pub queue: queue::Queue,
     /// The counters.
     pub metrics: metrics::Metrics,
+    /// Tunnel handshakes per peer address in the last minute.
+    pub handshakes: peers::HandshakeRate,
+    /// Anonymous tunnels open per peer address.
+    pub anonymous_tunnels: Arc<peers::PeerCounts>,
     /// `http` or `https`: what senders use, for `X-Forwarded-Proto` and URLs.
     pub scheme: &'static str,
     /// Cancelled when the relay stops.
@@ -139,6 +148,8 @@ impl Relay {
                 registry: registry::Registry::default(),
                 queue,
                 metrics: metrics::Metrics::default(),
+                handshakes: peers::HandshakeRate::default(),
+                anonymous_tunnels: Arc::default(),
                 scheme,
                 shutdown: CancellationToken::new(),
             }),
@@ -202,7 +213,9 @@ where
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.idle_timeout)
+        // A request head must arrive within this of the connection opening or the previous
+        // response, which also closes idle connections.
+        .header_read_timeout(limits.header_timeout.min(limits.idle_timeout))
         .max_buf_size((limits.max_header * 2).max(64 * 1024));
     let service_shared = shared.clone();
     // The sender's X-Forwarded-For entry, made once per connection.
