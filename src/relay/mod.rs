@@ -168,6 +168,7 @@ impl Relay {
         let shared = self.shared;
         let tls = shared.config.tls.clone().map(TlsAcceptor::from);
         let tracker = TaskTracker::new();
+        tracker.spawn(expire_names(shared.clone()));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -202,6 +203,28 @@ impl Relay {
         shared.registry.close_all();
         tracker.close();
         let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+    }
+}
+
+/// Releases anonymous names unused for `--anonymous-name-ttl`, checking a few times per
+/// TTL (at most every minute).
+async fn expire_names(shared: Arc<Shared>) {
+    let ttl = shared.config.limits.anonymous_name_ttl;
+    let every = (ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let live = |name: &str| shared.registry.get(name).is_some();
+        match shared.queue.expire_anonymous(ttl, live).await {
+            Ok(released) => {
+                for name in released {
+                    tracing::info!(%name, "anonymous name released: unused for {}", humantime::format_duration(ttl));
+                }
+            }
+            Err(err) => tracing::warn!("{err:#}"),
+        }
     }
 }
 

@@ -161,7 +161,7 @@ async fn accept<S>(
             return;
         }
     };
-    let admission = match admit(&shared, &hello, bearer.as_deref()).await {
+    let admission = match admit(&shared, &hello, bearer.as_deref(), Peer::of(peer.ip())).await {
         Ok(admission) => admission,
         Err(refusal) => {
             refuse(&shared, ws, refusal, peer).await;
@@ -265,7 +265,14 @@ async fn accept<S>(
         })
         .await;
     }
-    shared.registry.remove(&session.name, session.id);
+    if shared.registry.remove(&session.name, session.id) {
+        // An anonymous name expires counting from when its agent left.
+        if let Err(err) = shared.queue.touch(&session.name).await {
+            debug!("{err:#}");
+        }
+    }
+    // The address's share of anonymous tunnels comes back now.
+    drop(admission.peer_slot);
 }
 
 /// Tells the agent of a replaced session why its tunnel closes, so it stops instead of
