@@ -257,24 +257,40 @@ async fn hostile_requests_get_their_status_and_reach_no_agent() {
         let (answer, _) = trickle(relay.addr, "127.0.0.1", head.as_bytes(), b'c').await;
         assert_eq!(answer, Answer::Status(408), "a trickling chunked body");
 
-        // Content-Length with Transfer-Encoding: hyper frames by the chunked coding, drops
-        // Content-Length and closes the connection after answering, so what a proxy that
-        // trusted Content-Length would take for a second request is never read.
-        let smuggle = format!(
-            "POST /t/app/first HTTP/1.1\r\nHost: {host}\r\nContent-Length: 45\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /t/app/smuggled HTTP/1.1\r\nHost: {host}\r\n\r\n"
+        // Content-Length with Transfer-Encoding (either order, on a fresh connection or
+        // behind a request on a kept-alive one) is refused, and what a proxy that trusted
+        // Content-Length would take for a second request is never read.
+        let smuggle = |first: &str, second: &str| {
+            format!(
+                "POST /t/app/first HTTP/1.1\r\nHost: {host}\r\n{first}\r\n{second}\r\n\r\n0\r\n\r\nGET /t/app/smuggled HTTP/1.1\r\nHost: {host}\r\n\r\n"
+            )
+        };
+        let kept_alive = format!(
+            "POST /t/app/x HTTP/1.1\r\nHost: {host}\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n{}",
+            smuggle("Transfer-Encoding: chunked", "Content-Length: 45")
         );
-        let mut stream = TcpStream::connect(relay.addr).await.unwrap();
-        stream.write_all(smuggle.as_bytes()).await.unwrap();
-        let mut all = Vec::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut all))
-            .await
-            .expect("the relay closes the connection")
-            .unwrap();
-        let text = String::from_utf8_lossy(&all);
-        assert_eq!(text.matches("HTTP/1.1 ").count(), 1, "one answer only: {text}");
-        assert_eq!(app.arrived.recv().await.unwrap(), "/first");
+        for (what, bytes, answers) in [
+            ("CL then TE", smuggle("Content-Length: 45", "Transfer-Encoding: chunked"), 1),
+            ("TE then CL", smuggle("Transfer-Encoding: chunked", "Content-Length: 45"), 1),
+            ("CL and TE behind a chunked request", kept_alive, 2),
+        ] {
+            let mut stream = TcpStream::connect(relay.addr).await.unwrap();
+            stream.write_all(bytes.as_bytes()).await.unwrap();
+            let mut all = Vec::new();
+            tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut all))
+                .await
+                .expect("the relay closes the connection")
+                .unwrap();
+            let text = String::from_utf8_lossy(&all);
+            assert_eq!(text.matches("HTTP/1.1 ").count(), answers, "{what}: {text}");
+            assert!(text.contains("HTTP/1.1 400 Bad Request"), "{what}: {text}");
+            if answers == 2 {
+                assert_eq!(app.arrived.recv().await.unwrap(), "/x");
+            }
+            assert!(app.arrived.try_recv().is_err(), "{what}: reached the app");
+        }
 
-        // A control request reaches the app, and nothing before it did but `/first`.
+        // A control request reaches the app, and nothing before it did but `/x`.
         let control = send(relay.addr, &post("/t/app/control", &host, "", "ok")).await;
         assert_eq!(control, Answer::Status(200));
         assert_eq!(app.arrived.recv().await.unwrap(), "/control");
@@ -287,7 +303,7 @@ async fn hostile_requests_get_their_status_and_reach_no_agent() {
             })
             .unwrap();
         let uris: Vec<&str> = recorded.iter().map(|r| r.path.as_str()).collect();
-        assert_eq!(uris.len(), 2, "the agent recorded only /first and /control: {uris:?}");
+        assert_eq!(uris, ["/control", "/x"], "the agent recorded only these");
         agent.stop().await;
         relay.stop().await;
     })

@@ -56,6 +56,16 @@ pub async fn handle(
     response
 }
 
+/// The answer to a request with both `Content-Length` and `Transfer-Encoding`, which a
+/// proxy in front may have framed by the other one (RFC 9112 §6.1 allows refusing it).
+pub fn refuse_framing(shared: &Shared) -> Response<BoxBody> {
+    shared.metrics.count_status(400);
+    closing(error_response(
+        StatusCode::BAD_REQUEST,
+        "the request has both Content-Length and Transfer-Encoding",
+    ))
+}
+
 /// Asks the sender's client to close the connection after this answer: what follows on
 /// it cannot be trusted to be framed as the relay thinks.
 fn closing(mut response: Response<BoxBody>) -> Response<BoxBody> {

@@ -8,7 +8,7 @@
 //! - [`delivery`]: the queue's delivery when an agent comes back;
 //! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
 //! - [`queue`]: the SQLite offline queue; [`names`]: who owns each name, kept with it;
-//! - [`strict`]: request heads another parser could read differently, refused;
+//! - [`strict`], [`sniff`]: request heads another parser could read differently, refused;
 //! - [`deadline`]: every sender body's read deadline; [`peers`]: per-address limits;
 //! - [`limits`], [`metrics`], [`tls`].
 
@@ -23,6 +23,7 @@ pub mod names;
 pub mod peers;
 pub mod queue;
 pub mod registry;
+pub mod sniff;
 pub mod strict;
 pub mod tls;
 pub mod tunnel;
@@ -243,9 +244,18 @@ where
     let service_shared = shared.clone();
     // The sender's X-Forwarded-For entry, made once per connection.
     let forwarded_for = crate::forward::forwarded_for(peer);
-    let service = service_fn(move |req| {
+    let notes = sniff::Notes::default();
+    let stream = sniff::Sniffed::new(stream, notes.clone());
+    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let (shared, forwarded_for) = (service_shared.clone(), forwarded_for.clone());
-        async move { Ok::<_, Infallible>(ingress::handle(shared, req, peer, forwarded_for).await) }
+        // hyper drops the Content-Length of a request that also has Transfer-Encoding.
+        let both = notes.had_both(req.method().as_str());
+        async move {
+            if both {
+                return Ok::<_, Infallible>(ingress::refuse_framing(&shared));
+            }
+            Ok(ingress::handle(shared, req, peer, forwarded_for).await)
+        }
     });
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)
