@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -15,7 +16,7 @@ use tracing::info;
 
 use super::auth;
 use super::deadline::{self, Deadline, SenderBody, prebuffer};
-use super::limits::{HoldingBody, Limits, header_bytes};
+use super::limits::{HoldingBody, header_bytes};
 use super::peers::Peer;
 use super::queue::{Bounds, QueuedRequest};
 use super::registry::Session;
@@ -40,6 +41,7 @@ pub async fn handle(
         Ok(host) => host,
         Err(refused) => {
             shared.metrics.count_status(refused.status.as_u16());
+            shared.metrics.malformed.fetch_add(1, Ordering::Relaxed);
             return closing(error_response(refused.status, refused.message));
         }
     };
@@ -60,6 +62,7 @@ pub async fn handle(
 /// proxy in front may have framed by the other one (RFC 9112 §6.1 allows refusing it).
 pub fn refuse_framing(shared: &Shared) -> Response<BoxBody> {
     shared.metrics.count_status(400);
+    shared.metrics.malformed.fetch_add(1, Ordering::Relaxed);
     closing(error_response(
         StatusCode::BAD_REQUEST,
         "the request has both Content-Length and Transfer-Encoding",
@@ -259,7 +262,11 @@ fn too_large(limit: u64) -> Response<BoxBody> {
 }
 
 /// The answer to a sender whose body failed: 408, 413 or 400.
-fn body_failed(status: StatusCode, limits: &Limits) -> Response<BoxBody> {
+fn body_failed(shared: &Shared, status: StatusCode) -> Response<BoxBody> {
+    let limits = &shared.config.limits;
+    if status == StatusCode::REQUEST_TIMEOUT {
+        shared.metrics.body_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
     let response = match status {
         StatusCode::REQUEST_TIMEOUT => error_response(
             status,
@@ -300,6 +307,7 @@ async fn forward(
         Some(peer) => match session.peers.try_take(*peer, limits.max_in_flight_per_peer) {
             Some(slot) => Some(slot),
             None => {
+                shared.metrics.peer_limited.fetch_add(1, Ordering::Relaxed);
                 return too_many(format!(
                     "this address already has {} requests in flight to the tunnel '{name}'",
                     limits.max_in_flight_per_peer
@@ -313,7 +321,7 @@ async fn forward(
     let failure = body.failure();
     let body = match prebuffer(body).await {
         Ok(body) => body,
-        Err(err) => return body_failed(deadline::status_of(&err), limits),
+        Err(err) => return body_failed(shared, deadline::status_of(&err)),
     };
     let Ok(permit) = session.in_flight.clone().try_acquire_owned() else {
         return too_many(format!(
@@ -335,7 +343,7 @@ async fn forward(
         () = failure.failed() => None,
     };
     let (None, Some(answer)) = (failure.status(), answer) else {
-        return body_failed(failure.status().unwrap_or(StatusCode::BAD_REQUEST), limits);
+        return body_failed(shared, failure.status().unwrap_or(StatusCode::BAD_REQUEST));
     };
     match answer {
         Ok(Ok(response)) => {
@@ -415,7 +423,7 @@ async fn offline(
                 queue_full(name)
             };
         }
-        Err(err) => return body_failed(deadline::status_of(&err), limits),
+        Err(err) => return body_failed(shared, deadline::status_of(&err)),
     };
     let request = QueuedRequest {
         id: 0,

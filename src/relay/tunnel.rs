@@ -93,6 +93,7 @@ pub fn upgrade(
     let limit = shared.config.limits.max_handshakes_per_minute;
     if !shared.handshakes.allow(Peer::of(peer.ip()), limit) {
         info!(%peer, "tunnel refused: too many handshakes from this address");
+        shared.metrics.peer_limited.fetch_add(1, Ordering::Relaxed);
         let mut response = error_response(
             StatusCode::TOO_MANY_REQUESTS,
             &format!(
