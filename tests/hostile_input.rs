@@ -379,6 +379,11 @@ async fn trickling_bodies_release_their_slots_and_one_peer_cannot_take_them_all(
         agent.stop().await;
 
         // The offline path has the same deadline: a trickle for the queue gets 408.
+        let client = client();
+        eventually("the agent is offline", || async {
+            tunnels_online(&client, &relay).await == 0
+        })
+        .await;
         let (answer, took) = trickle(addr, "127.0.0.1", head.as_bytes(), b'y').await;
         assert_eq!(
             answer,
@@ -386,6 +391,54 @@ async fn trickling_bodies_release_their_slots_and_one_peer_cannot_take_them_all(
             "a trickling body for the queue"
         );
         assert!(took < Duration::from_secs(3));
+        // Nothing was queued: a body that did not arrive is not acknowledged.
+        let health = client
+            .get(relay.http("/_hooktap/health").parse().unwrap())
+            .await
+            .unwrap();
+        let body = http_body_util::BodyExt::collect(health.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["queue_depth"], 0);
+        relay.stop().await;
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_thousand_idle_sockets_are_closed_and_do_not_keep_others_out() {
+    bounded(async {
+        let mut app = start_app().await;
+        let relay = start_relay("127.0.0.1:0", hostile_relay()).await;
+        let store = memory_store();
+        let agent = start_agent(
+            agent_config(&relay.url(), Some("t1"), Some("app")),
+            forwarder(app.addr, &store),
+        )
+        .await
+        .unwrap();
+        let mut idle = Vec::new();
+        for _ in 0..1000 {
+            idle.push(TcpStream::connect(relay.addr).await.unwrap());
+        }
+        let host = relay.addr.to_string();
+        let answer = send(relay.addr, &post("/t/app/meanwhile", &host, "", "ok")).await;
+        assert_eq!(answer, Answer::Status(200));
+        assert_eq!(app.arrived.recv().await.unwrap(), "/meanwhile");
+        // Each is closed after --header-timeout (500 ms).
+        let started = Instant::now();
+        for mut socket in idle {
+            let mut byte = [0u8; 1];
+            let read = tokio::time::timeout(Duration::from_secs(5), socket.read(&mut byte)).await;
+            assert!(
+                matches!(read, Ok(Ok(0)) | Ok(Err(_))),
+                "an idle socket is closed"
+            );
+        }
+        assert!(started.elapsed() < Duration::from_secs(3));
+        agent.stop().await;
         relay.stop().await;
     })
     .await;
