@@ -86,6 +86,9 @@ pub fn start_relay(dir: &std::path::Path) -> (Child, SocketAddr) {
             "127.0.0.1:0",
             "--token",
             "bench",
+            // All the load comes from one address, loopback.
+            "--max-in-flight-per-peer",
+            "1024",
             "--data-dir",
         ])
         .arg(dir.join("relay"))

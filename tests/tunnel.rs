@@ -230,7 +230,10 @@ async fn anonymous_agents_get_random_names_and_keep_them() {
 async fn a_hundred_concurrent_requests_share_one_tunnel() {
     bounded(async {
         let app = start_app().await;
-        let relay = start_relay("127.0.0.1:0", token_relay()).await;
+        // All of them come from one address, beyond the default per-peer share.
+        let mut config = token_relay();
+        config.limits.max_in_flight_per_peer = 256;
+        let relay = start_relay("127.0.0.1:0", config).await;
         let store = memory_store();
         let agent = start_agent(
             agent_config(&relay.url(), Some("t1"), Some("many")),
@@ -374,15 +377,15 @@ async fn a_sender_that_goes_away_cancels_only_its_own_stream() {
         )
         .await
         .unwrap();
-        // An upload that sends a little and then stalls.
+        // An upload that sends a part (what the relay reads before it opens the request to
+        // the agent) and then stalls.
         let (tx, rx) = tokio::sync::mpsc::channel::<
             Result<hyper::body::Frame<bytes::Bytes>, std::convert::Infallible>,
         >(1);
-        tx.send(Ok(hyper::body::Frame::data(bytes::Bytes::from_static(
-            b"partial",
-        ))))
-        .await
-        .unwrap();
+        let part = vec![b'p'; hooktap::relay::deadline::PREBUFFER];
+        tx.send(Ok(hyper::body::Frame::data(bytes::Bytes::from(part))))
+            .await
+            .unwrap();
         let body = http_body_util::StreamBody::new(tokio_stream_from(rx));
         let request = http::Request::post(relay.http("/t/gone/upload"))
             .header("content-length", "1000000")

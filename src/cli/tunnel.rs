@@ -137,9 +137,39 @@ pub struct RelayArgs {
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
     pub handshake_timeout: Duration,
 
-    /// Close sender connections idle for this long.
+    /// Close sender connections idle for this long (at most --header-timeout).
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+
+    /// How long a sender may take to send a request head, from connecting or from the
+    /// previous response; the connection is closed beyond.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+
+    /// How long a sender's body may take, plus one second per --body-min-rate bytes
+    /// received (408 beyond).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub body_timeout: Duration,
+
+    /// Each this many body bytes received add a second to the body's deadline.
+    #[arg(long, value_name = "SIZE", default_value = "16KiB", value_parser = parse_size)]
+    pub body_min_rate: usize,
+
+    /// Requests in flight per tunnel from one sender address (429 beyond).
+    #[arg(long, value_name = "N", default_value_t = 32)]
+    pub max_in_flight_per_peer: usize,
+
+    /// Anonymous tunnels open at once from one address.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_tunnels_per_peer: usize,
+
+    /// Tunnel handshakes per minute from one address (429 beyond).
+    #[arg(long, value_name = "N", default_value_t = 60)]
+    pub max_handshakes_per_minute: usize,
+
+    /// Release an anonymous name when no agent has held it for this long.
+    #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = parse_duration)]
+    pub anonymous_name_ttl: Duration,
 
     /// Requests queued per name while its agent is offline (507 beyond).
     #[arg(long, value_name = "N", default_value_t = 1000)]

@@ -5,6 +5,7 @@
 use super::Shared;
 use super::auth::{self, AuthFailure, Fingerprint, Identity};
 use super::names::Claim;
+use super::peers::{Peer, Slot};
 use crate::tunnel::protocol::{self as proto, AgentHello, RefusalReason, RelayRefusal};
 use tracing::warn;
 
@@ -18,6 +19,8 @@ pub struct Admission {
     pub resume_key: Option<String>,
     /// Requests queued for the name.
     pub queued: u64,
+    /// For anonymous tunnels: the peer's share of anonymous tunnels, held while it is open.
+    pub peer_slot: Option<Slot>,
 }
 
 /// A refusal with the relay's protocol version.
@@ -34,6 +37,7 @@ pub async fn admit(
     shared: &Shared,
     hello: &AgentHello,
     bearer: Option<&str>,
+    peer: Peer,
 ) -> Result<Admission, RelayRefusal> {
     if hello.version != proto::PROTOCOL_VERSION {
         return Err(refusal(
@@ -73,9 +77,17 @@ pub async fn admit(
         Identity::Anonymous => match (&hello.name, &hello.resume_key) {
             (Some(name), Some(key)) => {
                 let owner = auth::fingerprint(key);
-                let stored = shared.queue.owner(name).await.map_err(internal)?;
-                if !stored.is_some_and(|s| auth::same(&s, &owner)) {
-                    return Err(anonymous_name_refusal());
+                match shared.queue.owner(name).await.map_err(internal)? {
+                    Some(stored) if auth::same(&stored, &owner) => {}
+                    Some(_) => return Err(anonymous_name_refusal()),
+                    None => {
+                        return Err(refusal(
+                            RefusalReason::NameNotAllowed,
+                            format!(
+                                "the anonymous name '{name}' was released after it went unused: start hooktap listen again for a new name"
+                            ),
+                        ));
+                    }
                 }
                 (name.clone(), owner, Some(key.clone()))
             }
@@ -125,6 +137,31 @@ pub async fn admit(
     if shared.registry.held_by_other(&name, &owner) {
         return Err(taken(&name));
     }
+    // Anonymous tunnels are limited per address; the stale session an agent replaces
+    // when it reconnects does not count against it.
+    let peer_slot = if anonymous {
+        let limit = shared.config.limits.max_tunnels_per_peer;
+        let replacing = shared
+            .registry
+            .get(&name)
+            .is_some_and(|s| auth::same(&s.owner, &owner));
+        match shared
+            .anonymous_tunnels
+            .try_take(peer, limit + usize::from(replacing))
+        {
+            Some(slot) => Some(slot),
+            None => {
+                return Err(refusal(
+                    RefusalReason::PeerLimit,
+                    format!(
+                        "this address already has {limit} anonymous tunnels open on the relay: close one, or pass --token"
+                    ),
+                ));
+            }
+        }
+    } else {
+        None
+    };
     // A name belongs to its first owner, live or not, until an operator releases it.
     let claim = shared.queue.claim(&name, owner, anonymous, reserved);
     match claim.await.map_err(internal)? {
@@ -143,6 +180,7 @@ pub async fn admit(
         owner,
         resume_key,
         queued,
+        peer_slot,
     })
 }
 

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -15,11 +15,13 @@ use hyper::body::Incoming;
 use tracing::info;
 
 use super::auth;
-use super::limits::{HoldingBody, LimitedBody, header_bytes};
+use super::deadline::{self, Deadline, SenderBody, prebuffer};
+use super::limits::{HoldingBody, header_bytes};
+use super::peers::Peer;
 use super::queue::{Bounds, QueuedRequest};
 use super::registry::Session;
 use super::tunnel::{text_body, upgrade};
-use super::{OfflineMode, Shared};
+use super::{OfflineMode, Shared, strict};
 use crate::body::BoxBody;
 use crate::exchange::unix_micros;
 use crate::forward::{
@@ -34,6 +36,15 @@ pub async fn handle(
     peer: SocketAddr,
     forwarded_for: Option<HeaderValue>,
 ) -> Response<BoxBody> {
+    // Hosts and framing another parser could read differently are refused first.
+    let host = match strict::check(&req) {
+        Ok(host) => host,
+        Err(refused) => {
+            shared.metrics.count_status(refused.status.as_u16());
+            shared.metrics.malformed.fetch_add(1, Ordering::Relaxed);
+            return closing(error_response(refused.status, refused.message));
+        }
+    };
     let path = req.uri().path();
     if path == proto::TUNNEL_PATH {
         return upgrade(shared, req, peer);
@@ -42,14 +53,36 @@ pub async fn handle(
         return own_endpoint(&shared, &req);
     }
     // Only traffic for tunnels is counted, not the relay's own endpoints.
-    let response = route_and_answer(&shared, req, forwarded_for.as_ref()).await;
+    let response = route_and_answer(&shared, req, peer, host, forwarded_for.as_ref()).await;
     shared.metrics.count_status(response.status().as_u16());
+    response
+}
+
+/// The answer to a request with both `Content-Length` and `Transfer-Encoding`, which a
+/// proxy in front may have framed by the other one (RFC 9112 §6.1 allows refusing it).
+pub fn refuse_framing(shared: &Shared) -> Response<BoxBody> {
+    shared.metrics.count_status(400);
+    shared.metrics.malformed.fetch_add(1, Ordering::Relaxed);
+    closing(error_response(
+        StatusCode::BAD_REQUEST,
+        "the request has both Content-Length and Transfer-Encoding",
+    ))
+}
+
+/// Asks the sender's client to close the connection after this answer: what follows on
+/// it cannot be trusted to be framed as the relay thinks.
+fn closing(mut response: Response<BoxBody>) -> Response<BoxBody> {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
 
 async fn route_and_answer(
     shared: &Arc<Shared>,
     req: Request<Incoming>,
+    peer: SocketAddr,
+    host: String,
     forwarded_for: Option<&HeaderValue>,
 ) -> Response<BoxBody> {
     let limits = &shared.config.limits;
@@ -62,7 +95,6 @@ async fn route_and_answer(
             ),
         );
     }
-    let host = host_of(&req);
     let Some((name, app_path)) = route(shared, &host, &req) else {
         return error_response(
             StatusCode::NOT_FOUND,
@@ -84,6 +116,18 @@ async fn route_and_answer(
     );
     let (mut parts, body) = req.into_parts();
     prepare_headers(shared, &mut parts, forwarded_for, &host, &public_url);
+    // The body's read deadline and size limit hold on the live and the offline path alike.
+    let deadline = Deadline {
+        timeout: limits.body_timeout,
+        min_rate: limits.body_min_rate,
+    };
+    let body = SenderBody::new(
+        body,
+        deadline,
+        limits.max_body,
+        shared.metrics.bytes_in.clone(),
+    );
+    parts.extensions.insert(Peer::of(peer.ip()));
     let session = shared.registry.get(&name);
     match session {
         Some(session) if session.is_live() => {
@@ -153,15 +197,6 @@ fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
     response
 }
 
-fn host_of(req: &Request<Incoming>) -> String {
-    req.headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string)
-        .or_else(|| req.uri().authority().map(|a| a.to_string()))
-        .unwrap_or_default()
-}
-
 /// The tunnel name and the path (with query) the app should see.
 fn route(shared: &Shared, host: &str, req: &Request<Incoming>) -> Option<(String, String)> {
     let path_and_query = req.uri().path_and_query().map_or("/", |pq| pq.as_str());
@@ -226,52 +261,96 @@ fn too_large(limit: u64) -> Response<BoxBody> {
     )
 }
 
+/// The answer to a sender whose body failed: 408, 413 or 400.
+fn body_failed(shared: &Shared, status: StatusCode) -> Response<BoxBody> {
+    let limits = &shared.config.limits;
+    if status == StatusCode::REQUEST_TIMEOUT {
+        shared.metrics.body_timeouts.fetch_add(1, Ordering::Relaxed);
+    }
+    let response = match status {
+        StatusCode::REQUEST_TIMEOUT => error_response(
+            status,
+            &format!(
+                "the request body did not arrive in time (the relay allows {} plus a second per {} bytes)",
+                humantime::format_duration(limits.body_timeout),
+                limits.body_min_rate
+            ),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => too_large(limits.max_body),
+        _ => error_response(
+            StatusCode::BAD_REQUEST,
+            "the request body could not be read: its framing is not valid",
+        ),
+    };
+    closing(response)
+}
+
+fn too_many(message: String) -> Response<BoxBody> {
+    let mut response = error_response(StatusCode::TOO_MANY_REQUESTS, &message);
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    response
+}
+
 async fn forward(
     shared: &Arc<Shared>,
     session: &Session,
     mut parts: Parts,
-    body: Incoming,
+    body: SenderBody,
     name: &str,
     app_path: &str,
 ) -> Response<BoxBody> {
     let limits = &shared.config.limits;
+    // One peer may not take all of a tunnel's slots; its slot covers the body's reading.
+    let peer_slot = match parts.extensions.get::<Peer>() {
+        Some(peer) => match session.peers.try_take(*peer, limits.max_in_flight_per_peer) {
+            Some(slot) => Some(slot),
+            None => {
+                shared.metrics.peer_limited.fetch_add(1, Ordering::Relaxed);
+                return too_many(format!(
+                    "this address already has {} requests in flight to the tunnel '{name}'",
+                    limits.max_in_flight_per_peer
+                ));
+            }
+        },
+        None => None,
+    };
+    // The first bytes are read before the agent hears of the request: a sender that
+    // trickles or breaks its framing there reaches no agent and holds no tunnel slot.
+    let failure = body.failure();
+    let body = match prebuffer(body).await {
+        Ok(body) => body,
+        Err(err) => return body_failed(shared, deadline::status_of(&err)),
+    };
     let Ok(permit) = session.in_flight.clone().try_acquire_owned() else {
-        let mut response = error_response(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "the tunnel '{name}' already has {} requests in flight",
-                limits.max_in_flight
-            ),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
+        return too_many(format!(
+            "the tunnel '{name}' already has {} requests in flight",
+            limits.max_in_flight
+        ));
     };
     let Ok(uri) = format!("http://{name}.tunnel{app_path}").parse() else {
         return error_response(StatusCode::BAD_REQUEST, "the request path is not valid");
     };
     parts.uri = uri;
     parts.version = http::Version::HTTP_2;
-    let exceeded = Arc::new(AtomicBool::new(false));
-    let body = LimitedBody::new(
-        body,
-        limits.max_body,
-        exceeded.clone(),
-        shared.metrics.bytes_in.clone(),
-    )
-    .boxed_unsync();
-    let request = Request::from_parts(parts, body);
+    let request = Request::from_parts(parts, body.boxed_unsync());
     let mut sender = session.sender.clone();
-    let answer = tokio::time::timeout(limits.upstream_timeout, sender.send_request(request)).await;
-    if exceeded.load(Ordering::Acquire) {
-        return too_large(limits.max_body);
-    }
+    // A body that fails (late, too large, malformed) is answered at once: its slots are
+    // given back and the tunnel's stream is reset.
+    let answer = tokio::select! {
+        answer = tokio::time::timeout(limits.upstream_timeout, sender.send_request(request)) => Some(answer),
+        () = failure.failed() => None,
+    };
+    let (None, Some(answer)) = (failure.status(), answer) else {
+        return body_failed(shared, failure.status().unwrap_or(StatusCode::BAD_REQUEST));
+    };
     match answer {
         Ok(Ok(response)) => {
             let (mut parts, body) = response.into_parts();
             strip_hop_by_hop(&mut parts.headers);
-            let body = HoldingBody::new(body, permit, shared.metrics.bytes_out.clone());
+            let held = (permit, peer_slot);
+            let body = HoldingBody::new(body, held, shared.metrics.bytes_out.clone());
             Response::from_parts(parts, body.map_err(Into::into).boxed_unsync())
         }
         Ok(Err(err)) => error_response(
@@ -292,7 +371,7 @@ async fn offline(
     shared: &Arc<Shared>,
     session: Option<Arc<Session>>,
     parts: Parts,
-    body: Incoming,
+    body: SenderBody,
     name: &str,
     app_path: &str,
 ) -> Response<BoxBody> {
@@ -344,12 +423,7 @@ async fn offline(
                 queue_full(name)
             };
         }
-        Err(err) => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                &format!("the request body failed: {err}"),
-            );
-        }
+        Err(err) => return body_failed(shared, deadline::status_of(&err)),
     };
     let request = QueuedRequest {
         id: 0,

@@ -1,16 +1,14 @@
-//! The relay's limits, and the body wrapper that enforces the size limit while counting
-//! bytes as they stream (nothing is buffered to check it).
+//! The relay's limits, and the response body wrapper that holds a request's slots until
+//! its answer is sent (the request side is [`super::deadline::SenderBody`]).
 
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body::{Body as HttpBody, Frame, SizeHint};
-
-use crate::body::BoxError;
 
 /// Every limit of the relay, each with a flag.
 #[derive(Clone, Debug)]
@@ -25,8 +23,24 @@ pub struct Limits {
     pub upstream_timeout: Duration,
     /// How long an agent may take to say hello after the upgrade.
     pub handshake_timeout: Duration,
-    /// How long a sender's connection may sit idle before the relay closes it.
+    /// How long a sender's connection may sit idle before the relay closes it (at most
+    /// `header_timeout`: an idle connection is one whose next request head is late).
     pub idle_timeout: Duration,
+    /// How long a sender may take to send a request head, counted from the connection
+    /// opening or the previous response (the connection is closed beyond).
+    pub header_timeout: Duration,
+    /// How long a sender's body may take, before the allowance for bytes received (408).
+    pub body_timeout: Duration,
+    /// Each this many body bytes received add one second to the body's deadline.
+    pub body_min_rate: u64,
+    /// Requests in flight per tunnel from one peer address (429 beyond).
+    pub max_in_flight_per_peer: usize,
+    /// Anonymous tunnels open at once from one peer address.
+    pub max_tunnels_per_peer: usize,
+    /// Tunnel handshakes per minute from one peer address (429 beyond).
+    pub max_handshakes_per_minute: usize,
+    /// An anonymous name unused (no agent connected) for this long is released.
+    pub anonymous_name_ttl: Duration,
     /// Queued requests kept per name (507 beyond).
     pub queue_max_requests: u64,
     /// Queued body bytes kept per name (507 beyond).
@@ -42,6 +56,13 @@ impl Default for Limits {
             upstream_timeout: Duration::from_secs(60),
             handshake_timeout: crate::tunnel::protocol::DEFAULT_HANDSHAKE_TIMEOUT,
             idle_timeout: Duration::from_secs(60),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            body_min_rate: 16 * 1024,
+            max_in_flight_per_peer: 32,
+            max_tunnels_per_peer: 10,
+            max_handshakes_per_minute: 60,
+            anonymous_name_ttl: Duration::from_secs(24 * 3600),
             queue_max_requests: 1000,
             queue_max_bytes: 64 << 20,
         }
@@ -60,68 +81,6 @@ pub fn header_bytes(headers: &http::HeaderMap) -> usize {
 #[derive(Debug, thiserror::Error)]
 #[error("the request body is larger than the relay's limit of {0} bytes")]
 pub struct TooLarge(pub u64);
-
-/// A body that fails once more than `limit` bytes passed, and counts them into `counter`.
-pub struct LimitedBody<B> {
-    inner: B,
-    seen: u64,
-    limit: u64,
-    exceeded: Arc<AtomicBool>,
-    counter: Arc<AtomicU64>,
-}
-
-impl<B> LimitedBody<B> {
-    /// Wraps `inner`; `exceeded` is set when the limit is crossed.
-    pub fn new(inner: B, limit: u64, exceeded: Arc<AtomicBool>, counter: Arc<AtomicU64>) -> Self {
-        Self {
-            inner,
-            seen: 0,
-            limit,
-            exceeded,
-            counter,
-        }
-    }
-}
-
-impl<B> HttpBody for LimitedBody<B>
-where
-    B: HttpBody<Data = Bytes> + Unpin,
-    B::Error: Into<BoxError>,
-{
-    type Data = Bytes;
-    type Error = BoxError;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        let this = &mut *self;
-        match Pin::new(&mut this.inner).poll_frame(cx) {
-            Poll::Ready(Some(Ok(frame))) => {
-                if let Some(data) = frame.data_ref() {
-                    let len = data.len() as u64;
-                    this.seen += len;
-                    this.counter.fetch_add(len, Ordering::Relaxed);
-                    if this.seen > this.limit {
-                        this.exceeded.store(true, Ordering::Release);
-                        return Poll::Ready(Some(Err(Box::new(TooLarge(this.limit)))));
-                    }
-                }
-                Poll::Ready(Some(Ok(frame)))
-            }
-            Poll::Ready(Some(Err(err))) => Poll::Ready(Some(Err(err.into()))),
-            other => other.map(|_| None),
-        }
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
 
 /// Keeps something alive (an in-flight permit) until the body it wraps is done.
 pub struct HoldingBody<B, T> {

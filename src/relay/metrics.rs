@@ -17,6 +17,12 @@ pub struct Metrics {
     pub tunnels_opened: AtomicU64,
     /// Tunnels refused since start.
     pub tunnels_refused: AtomicU64,
+    /// Sender requests refused for a head another parser could read differently.
+    pub malformed: AtomicU64,
+    /// Sender bodies that missed their read deadline (408).
+    pub body_timeouts: AtomicU64,
+    /// Requests and handshakes refused for a per-address limit (429).
+    pub peer_limited: AtomicU64,
 }
 
 impl Metrics {
@@ -60,6 +66,24 @@ impl Metrics {
             self.tunnels_refused.load(Ordering::Relaxed),
         );
         gauge(
+            "hooktap_malformed_requests_total",
+            "counter",
+            "Requests refused for a head another parser could read differently.",
+            self.malformed.load(Ordering::Relaxed),
+        );
+        gauge(
+            "hooktap_body_timeouts_total",
+            "counter",
+            "Request bodies that missed their read deadline (408).",
+            self.body_timeouts.load(Ordering::Relaxed),
+        );
+        gauge(
+            "hooktap_peer_limited_total",
+            "counter",
+            "Requests and tunnel handshakes refused for a per-address limit (429).",
+            self.peer_limited.load(Ordering::Relaxed),
+        );
+        gauge(
             "hooktap_request_bytes_total",
             "counter",
             "Request body bytes received from senders.",
@@ -95,7 +119,9 @@ mod tests {
         metrics.count_status(200);
         metrics.count_status(204);
         metrics.count_status(502);
+        metrics.body_timeouts.fetch_add(1, Ordering::Relaxed);
         let text = metrics.render(3, 7);
+        assert!(text.contains("hooktap_body_timeouts_total 1\n"));
         assert!(text.contains("hooktap_tunnels_online 3\n"));
         assert!(text.contains("hooktap_queue_depth 7\n"));
         assert!(text.contains("hooktap_requests_total{class=\"2xx\"} 2\n"));

@@ -8,17 +8,23 @@
 //! - [`delivery`]: the queue's delivery when an agent comes back;
 //! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
 //! - [`queue`]: the SQLite offline queue; [`names`]: who owns each name, kept with it;
+//! - [`strict`], [`sniff`]: request heads another parser could read differently, refused;
+//! - [`deadline`]: every sender body's read deadline; [`peers`]: per-address limits;
 //! - [`limits`], [`metrics`], [`tls`].
 
 pub mod admit;
 pub mod auth;
+pub mod deadline;
 pub mod delivery;
 pub mod ingress;
 pub mod limits;
 pub mod metrics;
 pub mod names;
+pub mod peers;
 pub mod queue;
 pub mod registry;
+pub mod sniff;
+pub mod strict;
 pub mod tls;
 pub mod tunnel;
 
@@ -101,6 +107,10 @@ pub struct Shared {
     pub queue: queue::Queue,
     /// The counters.
     pub metrics: metrics::Metrics,
+    /// Tunnel handshakes per peer address in the last minute.
+    pub handshakes: peers::HandshakeRate,
+    /// Anonymous tunnels open per peer address.
+    pub anonymous_tunnels: Arc<peers::PeerCounts>,
     /// `http` or `https`: what senders use, for `X-Forwarded-Proto` and URLs.
     pub scheme: &'static str,
     /// Cancelled when the relay stops.
@@ -139,6 +149,8 @@ impl Relay {
                 registry: registry::Registry::default(),
                 queue,
                 metrics: metrics::Metrics::default(),
+                handshakes: peers::HandshakeRate::default(),
+                anonymous_tunnels: Arc::default(),
                 scheme,
                 shutdown: CancellationToken::new(),
             }),
@@ -157,6 +169,7 @@ impl Relay {
         let shared = self.shared;
         let tls = shared.config.tls.clone().map(TlsAcceptor::from);
         let tracker = TaskTracker::new();
+        tracker.spawn(expire_names(shared.clone()));
         loop {
             let (stream, peer) = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -194,6 +207,28 @@ impl Relay {
     }
 }
 
+/// Releases anonymous names unused for `--anonymous-name-ttl`, checking a few times per
+/// TTL (at most every minute).
+async fn expire_names(shared: Arc<Shared>) {
+    let ttl = shared.config.limits.anonymous_name_ttl;
+    let every = (ttl / 4).clamp(Duration::from_millis(50), Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let live = |name: &str| shared.registry.get(name).is_some();
+        match shared.queue.expire_anonymous(ttl, live).await {
+            Ok(released) => {
+                for name in released {
+                    tracing::info!(%name, "anonymous name released: unused for {}", humantime::format_duration(ttl));
+                }
+            }
+            Err(err) => tracing::warn!("{err:#}"),
+        }
+    }
+}
+
 async fn serve_connection<S>(shared: Arc<Shared>, stream: S, peer: SocketAddr)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
@@ -202,14 +237,25 @@ where
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(limits.idle_timeout)
+        // A request head must arrive within this of the connection opening or the previous
+        // response, which also closes idle connections.
+        .header_read_timeout(limits.header_timeout.min(limits.idle_timeout))
         .max_buf_size((limits.max_header * 2).max(64 * 1024));
     let service_shared = shared.clone();
     // The sender's X-Forwarded-For entry, made once per connection.
     let forwarded_for = crate::forward::forwarded_for(peer);
-    let service = service_fn(move |req| {
+    let notes = sniff::Notes::default();
+    let stream = sniff::Sniffed::new(stream, notes.clone());
+    let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {
         let (shared, forwarded_for) = (service_shared.clone(), forwarded_for.clone());
-        async move { Ok::<_, Infallible>(ingress::handle(shared, req, peer, forwarded_for).await) }
+        // hyper drops the Content-Length of a request that also has Transfer-Encoding.
+        let both = notes.had_both(req.method().as_str());
+        async move {
+            if both {
+                return Ok::<_, Infallible>(ingress::refuse_framing(&shared));
+            }
+            Ok(ingress::handle(shared, req, peer, forwarded_for).await)
+        }
     });
     let conn = builder
         .serve_connection(TokioIo::new(stream), service)

@@ -45,15 +45,25 @@ pub enum Claim {
     },
 }
 
-/// Adds the `anonymous` column to a names table made by an older relay.
+/// Adds the `anonymous` and `last_used_us` columns to a names table made by an older
+/// relay; names it handed out count as used now.
 pub(super) fn migrate(c: &Connection) -> rusqlite::Result<()> {
-    let has_column = c
-        .prepare("SELECT 1 FROM pragma_table_info('names') WHERE name = 'anonymous'")?
-        .exists([])?;
-    if !has_column {
+    let has_column = |column: &str| {
+        c.prepare("SELECT 1 FROM pragma_table_info('names') WHERE name = ?1")?
+            .exists([column])
+    };
+    if !has_column("anonymous")? {
         c.execute_batch("ALTER TABLE names ADD COLUMN anonymous INTEGER NOT NULL DEFAULT 0")?;
     }
+    if !has_column("last_used_us")? {
+        c.execute_batch("ALTER TABLE names ADD COLUMN last_used_us INTEGER NOT NULL DEFAULT 0")?;
+        c.execute("UPDATE names SET last_used_us = ?1", [now_us()])?;
+    }
     Ok(())
+}
+
+fn now_us() -> i64 {
+    crate::exchange::unix_micros(std::time::SystemTime::now())
 }
 
 fn owner_of(blob: Vec<u8>) -> Option<Fingerprint> {
@@ -98,6 +108,11 @@ impl Queue {
             if let Some((blob, stored_anonymous)) = stored {
                 let mine = owner_of(blob).is_some_and(|stored| same(&stored, &owner));
                 if mine {
+                    tx.execute(
+                        "UPDATE names SET last_used_us = ?2 WHERE name = ?1",
+                        params![name, now_us()],
+                    )?;
+                    tx.commit()?;
                     return Ok(Claim::Granted);
                 }
                 let queued: i64 =
@@ -111,15 +126,55 @@ impl Queue {
                 }
             }
             tx.execute(
-                "INSERT INTO names (name, owner, anonymous) VALUES (?1, ?2, ?3)
+                "INSERT INTO names (name, owner, anonymous, last_used_us) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (name) DO UPDATE
-                 SET owner = excluded.owner, anonymous = excluded.anonymous",
-                params![name, owner.to_vec(), anonymous],
+                 SET owner = excluded.owner, anonymous = excluded.anonymous,
+                     last_used_us = excluded.last_used_us",
+                params![name, owner.to_vec(), anonymous, now_us()],
             )?;
             tx.commit()?;
             Ok(Claim::Granted)
         })
         .await
+    }
+
+    /// Marks `name` as used now (its agent just left).
+    pub async fn touch(&self, name: &str) -> anyhow::Result<()> {
+        let name = name.to_string();
+        self.blocking(move |c| {
+            c.execute(
+                "UPDATE names SET last_used_us = ?2 WHERE name = ?1",
+                params![name, now_us()],
+            )
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Releases every anonymous name no agent has held for `ttl`, except those `live`
+    /// says are held now; returns the names released.
+    pub async fn expire_anonymous(
+        &self,
+        ttl: std::time::Duration,
+        live: impl Fn(&str) -> bool,
+    ) -> anyhow::Result<Vec<String>> {
+        let cutoff = now_us().saturating_sub(i64::try_from(ttl.as_micros()).unwrap_or(i64::MAX));
+        let stale: Vec<String> = self
+            .blocking(move |c| {
+                let mut statement = c.prepare(
+                    "SELECT name FROM names WHERE anonymous = 1 AND last_used_us < ?1 LIMIT 1000",
+                )?;
+                let rows = statement.query_map([cutoff], |r| r.get(0))?;
+                rows.collect()
+            })
+            .await?;
+        let mut released = Vec::new();
+        for name in stale.into_iter().filter(|name| !live(name)) {
+            if self.release(&name).await?.is_some() {
+                released.push(name);
+            }
+        }
+        Ok(released)
     }
 
     /// Every name handed out, by name.

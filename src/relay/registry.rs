@@ -9,6 +9,7 @@ use tokio::sync::{RwLock, Semaphore};
 use tokio_util::sync::CancellationToken;
 
 use super::auth::{Fingerprint, same};
+use super::peers::PeerCounts;
 use crate::body::BoxBody;
 
 /// One connected agent.
@@ -23,6 +24,8 @@ pub struct Session {
     pub sender: SendRequest<BoxBody>,
     /// Requests in flight, bounded by the per-tunnel limit.
     pub in_flight: Arc<Semaphore>,
+    /// Requests in flight per sender address, bounded by the per-peer limit.
+    pub peers: Arc<PeerCounts>,
     /// Cancelled when the session must end (replaced, or the relay stops).
     pub closed: CancellationToken,
     /// Set before `closed` when a newer session of the same owner took the name: the

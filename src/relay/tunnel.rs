@@ -19,6 +19,7 @@ use super::Shared;
 use super::admit::{admit, refusal};
 use super::auth;
 use super::delivery::deliver_queue;
+use super::peers::Peer;
 use super::registry::Session;
 use crate::body::BoxBody;
 use crate::forward::error_response;
@@ -27,25 +28,88 @@ use crate::tunnel::protocol::{
 };
 use crate::tunnel::wsio::{Role, WsIo};
 
-/// Answers a request to the tunnel path: `101` and the handshake in the background, or
-/// `400` when it is not a WebSocket upgrade.
+/// Why an upgrade request is not a WebSocket handshake the relay takes (RFC 6455 §4.2.1).
+fn check_upgrade(req: &Request<Incoming>) -> Result<HeaderValue, Box<Response<BoxBody>>> {
+    let headers = req.headers();
+    let has_token = |name: header::HeaderName, token: &str| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|v| v.trim().eq_ignore_ascii_case(token))
+    };
+    let is_upgrade = req.method() == http::Method::GET
+        && req.version() == http::Version::HTTP_11
+        && has_token(header::UPGRADE, "websocket")
+        && has_token(header::CONNECTION, "upgrade");
+    if !is_upgrade {
+        return Err(Box::new(error_response(
+            StatusCode::BAD_REQUEST,
+            "this is the tunnel endpoint; connect to it with `hooktap listen --relay URL`",
+        )));
+    }
+    let version = headers.get(header::SEC_WEBSOCKET_VERSION);
+    if version.is_none_or(|v| v.as_bytes() != b"13") {
+        let mut response = error_response(
+            StatusCode::UPGRADE_REQUIRED,
+            "the tunnel endpoint speaks WebSocket version 13 only",
+        );
+        response.headers_mut().insert(
+            header::SEC_WEBSOCKET_VERSION,
+            HeaderValue::from_static("13"),
+        );
+        return Err(Box::new(response));
+    }
+    let mut keys = headers.get_all(header::SEC_WEBSOCKET_KEY).iter();
+    let key = match (keys.next(), keys.next()) {
+        (Some(key), None) => key,
+        _ => {
+            return Err(Box::new(error_response(
+                StatusCode::BAD_REQUEST,
+                "the WebSocket handshake needs one Sec-WebSocket-Key",
+            )));
+        }
+    };
+    use base64::Engine as _;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(key.as_bytes());
+    if !decoded.is_ok_and(|k| k.len() == 16) {
+        return Err(Box::new(error_response(
+            StatusCode::BAD_REQUEST,
+            "the Sec-WebSocket-Key must be 16 bytes in base64",
+        )));
+    }
+    Ok(key.clone())
+}
+
+/// Answers a request to the tunnel path: `101` and the handshake in the background; `400`
+/// (or `426` for another WebSocket version) when it is not a valid WebSocket upgrade;
+/// `429` when its address made too many handshakes in the last minute.
 pub fn upgrade(
     shared: Arc<Shared>,
     mut req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Response<BoxBody> {
-    let headers = req.headers();
-    let is_upgrade = headers
-        .get(header::UPGRADE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
-    let key = headers.get(header::SEC_WEBSOCKET_KEY).cloned();
-    let (true, Some(key)) = (is_upgrade, key) else {
-        return error_response(
-            StatusCode::BAD_REQUEST,
-            "this is the tunnel endpoint; connect to it with `hooktap listen --relay URL`",
+    let limit = shared.config.limits.max_handshakes_per_minute;
+    if !shared.handshakes.allow(Peer::of(peer.ip()), limit) {
+        info!(%peer, "tunnel refused: too many handshakes from this address");
+        shared.metrics.peer_limited.fetch_add(1, Ordering::Relaxed);
+        let mut response = error_response(
+            StatusCode::TOO_MANY_REQUESTS,
+            &format!(
+                "this address opened more than {limit} tunnel handshakes in the last minute; retry in a minute"
+            ),
         );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return response;
+    }
+    let key = match check_upgrade(&req) {
+        Ok(key) => key,
+        Err(response) => return *response,
     };
+    let headers = req.headers();
     let bearer = auth::bearer(headers).map(str::to_string);
     let host = headers
         .get(header::HOST)
@@ -98,7 +162,7 @@ async fn accept<S>(
             return;
         }
     };
-    let admission = match admit(&shared, &hello, bearer.as_deref()).await {
+    let admission = match admit(&shared, &hello, bearer.as_deref(), Peer::of(peer.ip())).await {
         Ok(admission) => admission,
         Err(refusal) => {
             refuse(&shared, ws, refusal, peer).await;
@@ -147,6 +211,7 @@ async fn accept<S>(
         owner: admission.owner,
         sender,
         in_flight: Arc::new(Semaphore::new(shared.config.limits.max_in_flight)),
+        peers: Arc::default(),
         closed: CancellationToken::new(),
         replaced: AtomicBool::new(false),
         draining: AtomicBool::new(admission.queued > 0),
@@ -201,7 +266,14 @@ async fn accept<S>(
         })
         .await;
     }
-    shared.registry.remove(&session.name, session.id);
+    if shared.registry.remove(&session.name, session.id) {
+        // An anonymous name expires counting from when its agent left.
+        if let Err(err) = shared.queue.touch(&session.name).await {
+            debug!("{err:#}");
+        }
+    }
+    // The address's share of anonymous tunnels comes back now.
+    drop(admission.peer_slot);
 }
 
 /// Tells the agent of a replaced session why its tunnel closes, so it stops instead of

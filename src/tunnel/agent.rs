@@ -247,6 +247,11 @@ impl Agent {
                         });
                         break ws;
                     }
+                    Err(ConnectError::Refused(refusal))
+                        if refusal.reason == proto::RefusalReason::PeerLimit =>
+                    {
+                        tracing::debug!("reconnect attempt {attempt} refused: {}", refusal.message);
+                    }
                     Err(ConnectError::Refused(refusal)) => {
                         let _ = events.send(TunnelEvent::Refused(refusal.message));
                         return;

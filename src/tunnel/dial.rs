@@ -124,15 +124,31 @@ impl Dialer {
             // The relay sends nothing after its 101 until the hello, so tungstenite holds
             // no unread bytes: the framing continues on the raw stream.
             Ok((ws, _)) => Ok(WsIo::new(ws.into_inner(), Role::Client)),
-            Err(WsError::Http(response)) => Err(anyhow!(
-                "{} answered {} instead of opening a tunnel: is it a hooktap relay?",
-                self.tunnel_url,
-                response.status()
-            )),
+            // A relay's refusal before the upgrade (too many handshakes from this address)
+            // carries its sentence; anything else is probably not a relay.
+            Err(WsError::Http(response)) => match relay_sentence(&response) {
+                Some(sentence) => Err(anyhow!(
+                    "the relay at {} refused the tunnel: {sentence}",
+                    self.tunnel_url
+                )),
+                None => Err(anyhow!(
+                    "{} answered {} instead of opening a tunnel: is it a hooktap relay?",
+                    self.tunnel_url,
+                    response.status()
+                )),
+            },
             Err(err) => Err(anyhow::Error::new(err)
                 .context(format!("could not open the tunnel to {}", self.tunnel_url))),
         }
     }
+}
+
+/// The one sentence of a hooktap relay's error answer (`hooktap: …`), if it is one.
+fn relay_sentence(response: &http::Response<Option<Vec<u8>>>) -> Option<String> {
+    let body = std::str::from_utf8(response.body().as_deref()?).ok()?;
+    let sentence = body.strip_prefix("hooktap: ")?.trim();
+    (response.status() == http::StatusCode::TOO_MANY_REQUESTS && !sentence.is_empty())
+        .then(|| sentence.to_string())
 }
 
 fn client_config(ca: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {

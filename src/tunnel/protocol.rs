@@ -139,6 +139,9 @@ pub enum RefusalReason {
     VersionMismatch,
     /// The hello could not be understood.
     BadHello,
+    /// The agent's address holds as many tunnels as the relay allows one address; the
+    /// agent retries this one when reconnecting, since its own stale tunnel may count.
+    PeerLimit,
 }
 
 impl RefusalReason {
@@ -150,6 +153,7 @@ impl RefusalReason {
             Self::NameNotAllowed => "name_not_allowed",
             Self::VersionMismatch => "version_mismatch",
             Self::BadHello => "bad_hello",
+            Self::PeerLimit => "peer_limit",
         }
     }
 }

@@ -178,6 +178,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsIo<S> {
     fn poll_header(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<Option<FrameHead>>> {
         loop {
             match decode_head(&mut self.rbuf) {
+                // A server must close on an unmasked frame, a client on a masked one
+                // (RFC 6455 §5.1).
+                Ok(Some(head)) if head.mask.is_none() == (self.role == Role::Server) => {
+                    let why = match self.role {
+                        Role::Server => "the agent sent an unmasked WebSocket frame",
+                        Role::Client => "the relay sent a masked WebSocket frame",
+                    };
+                    return Poll::Ready(Err(invalid(why)));
+                }
                 Ok(Some(head)) => return Poll::Ready(Ok(Some(head))),
                 Ok(None) => {}
                 Err(err) => return Poll::Ready(Err(invalid(&err.to_string()))),
