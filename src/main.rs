@@ -37,7 +37,20 @@ fn main() -> ExitCode {
         Command::Relay(_) => "info",
         _ => "warn",
     };
-    hooktap::logging::init(default_log);
+    match &cli.command {
+        // The inspector owns the screen: its log goes to a file (named in its help).
+        Command::Ui(_) => {
+            let log = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(hooktap::logging::ui_log_path());
+            // Without the file there is no log: stderr would scribble over the screen.
+            if let Ok(file) = log {
+                hooktap::logging::init_file(default_log, file);
+            }
+        }
+        _ => hooktap::logging::init(default_log),
+    }
     // One thread: the app and the senders share this machine's cores, and a
     // current-thread runtime costs less CPU per request (DESIGN §8).
     let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -9,6 +9,7 @@ mod relay_names;
 mod replay;
 mod requests;
 mod tunnel;
+mod ui;
 mod verify;
 
 use std::io::Write;
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::export(args),
         Command::Verify(args) => verify::verify(args),
         Command::Relay(args) => relay::relay(args).await,
+        Command::Ui(args) => ui::ui(args).await,
     }
 }
 
