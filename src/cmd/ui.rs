@@ -43,6 +43,7 @@ pub async fn ui(args: UiArgs) -> anyhow::Result<()> {
         dropped: 0,
     };
     let feed = Feed::tail(path.clone(), header)?;
+    let file = Some(path.clone());
     let check = verifier.clone();
     // Replays are written beside the process that records (SQLite WAL allows it);
     // retention is left to that process, so this writer never prunes.
@@ -74,6 +75,7 @@ pub async fn ui(args: UiArgs) -> anyhow::Result<()> {
         verifier,
         resign,
         search: Arc::default(),
+        file,
     };
     let options = crate::tui::Options {
         mouse: !args.no_mouse,

@@ -40,6 +40,9 @@ pub struct Services {
     pub resign: Option<Resign>,
     /// The text search that is current; older ones stop.
     pub search: Arc<AtomicU64>,
+    /// The store's file, when it has one: text searches read it on a connection of
+    /// their own, so a long search never holds up the detail or the pages.
+    pub file: Option<PathBuf>,
 }
 
 /// A text for OSC 52 (the loop writes it to the terminal between frames).
@@ -101,6 +104,18 @@ pub fn search(
         s.search.store(generation, Ordering::SeqCst);
     }
     tokio::task::spawn_blocking(move || {
+        let own = s
+            .file
+            .as_ref()
+            .and_then(|path| Store::open_read_only(path).ok());
+        let search = |words: &[String], low: u64, high: u64| match &own {
+            Some(reader) => reader.browse().search(words, low, high),
+            None => s.store.browse(|b| b.search(words, low, high)),
+        };
+        let below = |before: u64| match &own {
+            Some(reader) => reader.browse().ids_below(before, SEARCH_CHUNK),
+            None => s.store.browse(|b| b.ids_below(before, SEARCH_CHUNK)),
+        };
         let current = || s.search.load(Ordering::SeqCst) == generation;
         let send = |ids: Vec<u64>, done: bool| {
             let _ = tx.send(Action::SearchHits {
@@ -113,10 +128,7 @@ pub fn search(
             let (Some(low), Some(high)) = (ids.iter().min(), ids.iter().max()) else {
                 return;
             };
-            let found = s
-                .store
-                .browse(|b| b.search(&words, *low, high + 1))
-                .unwrap_or_default();
+            let found = search(&words, *low, high + 1).unwrap_or_default();
             return send(
                 found.into_iter().filter(|id| ids.contains(id)).collect(),
                 false,
@@ -124,17 +136,11 @@ pub fn search(
         }
         let mut before = u64::MAX;
         while current() {
-            let chunk = s
-                .store
-                .browse(|b| b.ids_below(before, SEARCH_CHUNK))
-                .unwrap_or_default();
+            let chunk = below(before).unwrap_or_default();
             let (Some(&high), Some(&low)) = (chunk.first(), chunk.last()) else {
                 break;
             };
-            let found = s
-                .store
-                .browse(|b| b.search(&words, low, high + 1))
-                .unwrap_or_default();
+            let found = search(&words, low, high + 1).unwrap_or_default();
             send(found, false);
             before = low;
         }
