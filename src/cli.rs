@@ -113,10 +113,15 @@ pub struct ListenArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub retain_bytes: Option<usize>,
 
-    /// Print one line per request instead of the terminal UI (the only mode for now, and
-    /// the default whenever stdout is not a terminal).
+    /// Print one line per request instead of opening the inspector (a terminal UI; the
+    /// lines are the default whenever stdout is not a terminal, and with --json).
     #[arg(long)]
     pub no_tui: bool,
+
+    /// In the inspector, leave the mouse to the terminal (its own text selection) instead
+    /// of click to select and wheel to scroll.
+    #[arg(long)]
+    pub no_mouse: bool,
 
     /// With --no-tui: print one JSON object per line (NDJSON): a `ready` event, then a
     /// `request` event per exchange.

@@ -17,8 +17,9 @@ struct Tmux {
 }
 
 impl Tmux {
-    fn start(cols: u16, rows: u16) -> Self {
-        let socket = format!("hooktap-test-{}", std::process::id());
+    fn start(name: &str, cols: u16, rows: u16) -> Self {
+        // A server per test: tests run at once in one process.
+        let socket = format!("hooktap-test-{}-{name}", std::process::id());
         let tmux = Self { socket };
         let ok = tmux
             .cmd(&[
@@ -113,7 +114,7 @@ async fn ui_tails_a_headless_listen_opens_replays_filters_and_restores_the_shell
     assert_eq!(post(&format!("{capture}/before"), "{}").await, 201);
     app.next().await;
 
-    let tmux = Tmux::start(120, 30);
+    let tmux = Tmux::start("ui", 120, 30);
     tmux.wait_for("the shell", |s| s.contains("shell$")).await;
     tmux.keys(&[&format!("{BIN} ui --store {}", store.display()), "Enter"]);
     tmux.wait_for("the inspector", |s| {
@@ -166,4 +167,60 @@ async fn ui_tails_a_headless_listen_opens_replays_filters_and_restores_the_shell
         "the shell's screen is back as it was: {screen}"
     );
     drop(listen);
+}
+
+#[tokio::test]
+async fn listen_on_a_terminal_opens_the_inspector_and_q_stops_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let mut app = App::start().await;
+    let tmux = Tmux::start("listen", 100, 24);
+    tmux.wait_for("the shell", |s| s.contains("shell$")).await;
+    let command = format!(
+        "{BIN} listen {} --capture-addr 127.0.0.1:0 --api-addr off --store {}",
+        app.port(),
+        store.display()
+    );
+    tmux.keys(&[&command, "Enter"]);
+    let screen = tmux
+        .wait_for("the inspector", |s| s.contains("capturing on http://"))
+        .await;
+    let capture = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("the capture address in the header")
+        .to_string();
+    assert!(screen.contains("(local capture only)"), "{screen}");
+
+    assert_eq!(
+        post(&format!("{capture}/live"), r#"{"live":true}"#).await,
+        201
+    );
+    app.next().await;
+    tmux.wait_for("the request", |s| {
+        s.lines()
+            .any(|l| l.contains("›") && l.contains("/live") && l.contains("201"))
+    })
+    .await;
+    tmux.keys(&["r"]);
+    tmux.wait_for("its replay", |s| {
+        s.contains("replayed ") && s.contains("same response")
+    })
+    .await;
+    assert_eq!(app.next().await.uri, "/live");
+    tmux.keys(&["/", "source:replay", "Enter"]);
+    tmux.wait_for("the filter", |s| {
+        s.contains("filter: source:replay (1 shown)")
+    })
+    .await;
+
+    tmux.keys(&["q"]);
+    tmux.wait_for("the shell back", |s| {
+        !s.contains("capturing on") && s.contains("shell$")
+    })
+    .await;
+    // listen stopped and committed: the records are in the store for the other commands.
+    let out = common::cli::run(&["requests", "--json", "--store", store.to_str().unwrap()]).await;
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows.as_array().map(Vec::len), Some(2), "{rows}");
 }

@@ -3,6 +3,7 @@
 mod diff;
 mod export;
 mod listen;
+mod listen_tui;
 mod printer;
 mod relay;
 mod relay_names;
@@ -18,6 +19,7 @@ use crate::cli::{Cli, Command, StoreArgs};
 use crate::store::Location;
 
 pub use listen::listen;
+pub use listen_tui::wants_tui as listen_wants_tui;
 
 /// An error the user caused with their arguments: exit code 2.
 #[derive(Debug, thiserror::Error)]

@@ -1,15 +1,13 @@
 //! Where the inspector's live data comes from: a [`Feed`] of committed records and
-//! header facts. `hooktap ui` tails a store file another process writes; `listen` can
-//! feed the exchanges its store commits.
+//! header facts. `hooktap ui` tails a store file another process writes; `listen`
+//! feeds the exchanges its store commits and its tunnel's states (`cmd/listen_tui.rs`).
 
 use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
-use crate::exchange::Exchange;
 use crate::store::Store;
 
 use super::app::{HeaderInfo, Row, TunnelState};
@@ -74,29 +72,6 @@ impl Feed {
                 }
             })?;
         Ok(Self { header, events })
-    }
-
-    /// The exchanges `store` commits (a `listen` in this process), in batches.
-    pub fn subscribe(store: &Store, header: HeaderInfo) -> Self {
-        let mut committed = store.subscribe();
-        let (tx, events) = mpsc::channel(64);
-        tokio::spawn(async move {
-            loop {
-                let first: Arc<Exchange> = match committed.recv().await {
-                    Ok(ex) => ex,
-                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
-                    Err(broadcast::error::RecvError::Closed) => return,
-                };
-                let mut rows = vec![Row::from_exchange(&first)];
-                while let Ok(ex) = committed.try_recv() {
-                    rows.push(Row::from_exchange(&ex));
-                }
-                if tx.send(FeedEvent::Committed(rows)).await.is_err() {
-                    return;
-                }
-            }
-        });
-        Self { header, events }
     }
 }
 

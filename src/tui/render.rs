@@ -38,7 +38,7 @@ fn header(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         TunnelState::Viewer => first.push(Span::raw(h.title.clone())),
         _ => {
             let urls = if h.public_urls.is_empty() {
-                "local capture only".to_string()
+                format!("{} (local capture only)", h.title)
             } else {
                 h.public_urls.join("  ")
             };
