@@ -176,8 +176,13 @@ async fn listen_on_a_terminal_opens_the_inspector_and_q_stops_it() {
     let mut app = App::start().await;
     let tmux = Tmux::start("listen", 100, 24);
     tmux.wait_for("the shell", |s| s.contains("shell$")).await;
+    // An "editor" that changes the body, for `e`.
+    let editor = dir.path().join("edit.sh");
+    std::fs::write(&editor, "#!/bin/sh\nsed -i 's/true/false/' \"$1\"\n").unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let command = format!(
-        "{BIN} listen {} --capture-addr 127.0.0.1:0 --api-addr off --store {}",
+        "EDITOR={} {BIN} listen {} --capture-addr 127.0.0.1:0 --api-addr off --store {}",
+        editor.display(),
         app.port(),
         store.display()
     );
@@ -214,6 +219,14 @@ async fn listen_on_a_terminal_opens_the_inspector_and_q_stops_it() {
     })
     .await;
 
+    // Edited in $EDITOR (the terminal handed over and taken back), then sent.
+    tmux.keys(&["e"]);
+    assert_eq!(&app.next().await.body[..], br#"{"live":false}"#);
+    tmux.wait_for("the edited replay", |s| {
+        s.contains("filter: source:replay (2 shown)") && s.contains("replayed ")
+    })
+    .await;
+
     tmux.keys(&["q"]);
     tmux.wait_for("the shell back", |s| {
         !s.contains("capturing on") && s.contains("shell$")
@@ -222,5 +235,5 @@ async fn listen_on_a_terminal_opens_the_inspector_and_q_stops_it() {
     // listen stopped and committed: the records are in the store for the other commands.
     let out = common::cli::run(&["requests", "--json", "--store", store.to_str().unwrap()]).await;
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows.as_array().map(Vec::len), Some(2), "{rows}");
+    assert_eq!(rows.as_array().map(Vec::len), Some(3), "{rows}");
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture, EventStream};
 use crossterm::execute;
-use crossterm::terminal::{EnterAlternateScreen, enable_raw_mode};
+use crossterm::terminal::{Clear, ClearType, EnterAlternateScreen, enable_raw_mode};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
@@ -99,7 +99,12 @@ pub async fn run(feed: Feed, services: Services, options: Options) -> anyhow::Re
                     if options.mouse {
                         execute!(std::io::stdout(), EnableMouseCapture)?;
                     }
-                    terminal.clear()?;
+                    // A fresh terminal redraws everything; `Terminal::clear` would ask the
+                    // terminal for the cursor position, an answer nothing reads here.
+                    execute!(std::io::stdout(), Clear(ClearType::All))?;
+                    terminal = ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(
+                        std::io::stdout(),
+                    ))?;
                     input = Some(EventStream::new());
                     match edited {
                         Ok(Some(request)) => spawn(
