@@ -114,3 +114,50 @@ impl Tail {
             .collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{Location, Options};
+    use crate::tui::fixtures::{exchange, id};
+
+    #[tokio::test]
+    async fn the_tail_reports_each_commit_once_also_one_with_an_older_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let store = Store::open(Options {
+            location: Location::File(path.clone()),
+            retain: 100,
+            retain_bytes: None,
+            verdict: None,
+        })
+        .unwrap();
+        store.record(exchange(10, "POST", "/first", Some(200)));
+        store.flush().await.unwrap();
+        let reader = Store::open_read_only(&path).unwrap();
+        let mut tail = Tail::default();
+        assert!(
+            tail.look(&reader.browse()).unwrap().is_empty(),
+            "the first look only learns"
+        );
+        assert!(
+            tail.look(&reader.browse()).unwrap().is_empty(),
+            "nothing new"
+        );
+
+        store.record(exchange(20, "POST", "/newer", Some(200)));
+        // A slow request: made before /newer, committed after it.
+        store.record(exchange(15, "POST", "/slow", Some(200)));
+        store.flush().await.unwrap();
+        let rows = tail.look(&reader.browse()).unwrap();
+        let paths: Vec<&str> = rows.iter().map(|r| r.path.as_str()).collect();
+        assert_eq!(paths, ["/slow", "/newer"]);
+        assert_eq!(rows[0].id, id(15).to_u64().unwrap());
+
+        store.record(exchange(21, "POST", "/last", Some(200)));
+        store.flush().await.unwrap();
+        let rows = tail.look(&reader.browse()).unwrap();
+        assert_eq!(rows.len(), 1, "known records are not reported again");
+        assert_eq!(rows[0].path, "/last");
+    }
+}
