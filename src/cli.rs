@@ -35,6 +35,13 @@ pub enum Command {
     Export(crate::cli_replay::ExportArgs),
     /// Check webhook signatures of recorded requests, or of a request saved in a file.
     Verify(VerifyArgs),
+    /// Open the inspector (a terminal UI) on a store, also one another process writes.
+    ///
+    /// It tails what a `hooktap listen` (headless, in a container or CI) records, and
+    /// shows yesterday's session as well. Replays made here go to each request's target
+    /// and are recorded in the same store. Keys: `?` in the inspector. Its log goes to
+    /// hooktap-ui.log in the temporary folder (HOOKTAP_LOG sets the level).
+    Ui(UiArgs),
     /// Run a relay: give agents public URLs and route requests into their tunnels.
     ///
     /// Logs go to stderr, one line per event, at info by default: agents connecting and
@@ -55,6 +62,25 @@ pub struct StoreArgs {
         hide_env_values = true
     )]
     pub store: Option<String>,
+}
+
+/// `hooktap ui`.
+#[derive(Debug, Args)]
+pub struct UiArgs {
+    /// Leave the mouse to the terminal (its own text selection) instead of click to
+    /// select and wheel to scroll.
+    #[arg(long)]
+    pub no_mouse: bool,
+
+    /// How long the app may take to answer a replay (e.g. 30s, 2m).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub timeout: Duration,
+
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    #[command(flatten)]
+    pub secrets: SecretArgs,
 }
 
 /// `hooktap listen`.
@@ -87,10 +113,15 @@ pub struct ListenArgs {
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub retain_bytes: Option<usize>,
 
-    /// Print one line per request instead of the terminal UI (the only mode for now, and
-    /// the default whenever stdout is not a terminal).
+    /// Print one line per request instead of opening the inspector (a terminal UI; the
+    /// lines are the default whenever stdout is not a terminal, and with --json).
     #[arg(long)]
     pub no_tui: bool,
+
+    /// In the inspector, leave the mouse to the terminal (its own text selection) instead
+    /// of click to select and wheel to scroll.
+    #[arg(long)]
+    pub no_mouse: bool,
 
     /// With --no-tui: print one JSON object per line (NDJSON): a `ready` event, then a
     /// `request` event per exchange.

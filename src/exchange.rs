@@ -213,6 +213,33 @@ pub fn header_value<'a>(headers: &'a [Header], name: &str) -> Option<&'a str> {
         .and_then(|(_, v)| std::str::from_utf8(v).ok())
 }
 
+/// Headers that carry a provider's delivery id, repeated when the provider redelivers.
+const DELIVERY_HEADERS: [&str; 6] = [
+    "x-github-delivery",
+    "webhook-id",
+    "svix-id",
+    "x-shopify-webhook-id",
+    "x-gitlab-event-uuid",
+    "x-event-id",
+];
+
+/// The provider's id for this delivery, if the request carries one: a delivery header, or
+/// for Stripe (`Stripe-Signature`) the event id at the start of the JSON body
+/// (`body_head` may be only the body's first bytes).
+pub fn delivery_id(headers: &[Header], body_head: &[u8]) -> Option<String> {
+    if let Some(id) = DELIVERY_HEADERS
+        .iter()
+        .find_map(|name| header_value(headers, name))
+    {
+        return Some(id.to_string());
+    }
+    header_value(headers, "stripe-signature")?;
+    let text = String::from_utf8_lossy(body_head);
+    let start = text.find("\"evt_")? + 1;
+    let len = text[start..].find('"')?;
+    Some(text[start..start + len].to_string())
+}
+
 /// One recorded exchange.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Exchange {

@@ -34,6 +34,7 @@ pub mod serve;
 pub mod signature;
 pub mod store;
 pub mod target;
+pub mod tui;
 pub mod tunnel;
 pub mod upstream;
 pub mod upstream_pool;

@@ -45,3 +45,21 @@ pub fn init(default: &str) {
         .with(tracing_subscriber::Layer::with_filter(layer, filter))
         .init();
 }
+
+/// [`init`], writing to `file` instead of stderr: the terminal UI owns the screen, and
+/// a log line on stderr would scribble over it.
+pub fn init_file(default: &str, file: std::fs::File) {
+    let spec = std::env::var("HOOKTAP_LOG").ok();
+    let filter = filter(spec.as_deref(), default).and(filter_fn(shown));
+    let layer = tracing_subscriber::fmt::layer()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false);
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::Layer::with_filter(layer, filter))
+        .init();
+}
+
+/// Where the terminal UI logs: `hooktap-ui.log` in the temporary folder.
+pub fn ui_log_path() -> std::path::PathBuf {
+    std::env::temp_dir().join("hooktap-ui.log")
+}

@@ -38,7 +38,12 @@ fn main() -> ExitCode {
         Command::Relay(_) => "info",
         _ => "warn",
     };
-    hooktap::logging::init(default_log);
+    match &cli.command {
+        // The inspector owns the screen: its log goes to a file (named in its help).
+        Command::Ui(_) => ui_log(default_log),
+        Command::Listen(args) if cmd::listen_wants_tui(args) => ui_log(default_log),
+        _ => hooktap::logging::init(default_log),
+    }
     // One thread: the app and the senders share this machine's cores, and a
     // current-thread runtime costs less CPU per request (DESIGN §8).
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -62,6 +67,18 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         }
+    }
+}
+
+/// Logs to a file: the inspector owns the screen, and stderr would scribble over it.
+fn ui_log(default_log: &str) {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(hooktap::logging::ui_log_path());
+    // Without the file there is no log rather than lines over the screen.
+    if let Ok(file) = log {
+        hooktap::logging::init_file(default_log, file);
     }
 }
 

@@ -38,10 +38,13 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     );
     let server = CaptureServer::bind(args.capture_addr, forwarder.clone()).await?;
     let capture_addr = server.local_addr()?;
-    let api = crate::api::bind_for_listen(&args.api, forwarder.clone(), api_verifier).await?;
+    let api =
+        crate::api::bind_for_listen(&args.api, forwarder.clone(), api_verifier.clone()).await?;
     let api_addr = api.as_ref().map(|a| a.local_addr()).transpose()?;
     let mut events = store.subscribe();
     let shutdown = CancellationToken::new();
+    let tui_forwarder = forwarder.clone();
+    let tui_verifier = api_verifier.clone();
     let tunnel = super::tunnel::open(&args.tunnel, forwarder, shutdown.child_token()).await?;
     let (name, public_urls) = tunnel.as_ref().map_or_else(Default::default, |t| {
         (t.welcome.name.clone(), t.welcome.public_urls.clone())
@@ -51,7 +54,10 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         None => (None, None),
     };
 
-    if args.json {
+    let tui = super::listen_tui::wants_tui(&args);
+    if tui {
+        // The inspector's header shows all of it.
+    } else if args.json {
         let ready = json!({
             "event": "ready",
             "capture_addr": capture_addr.to_string(),
@@ -74,11 +80,33 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         )?;
     }
 
+    let server_task = tokio::spawn(server.run(shutdown.child_token()));
+    let api_task = api.map(|api| tokio::spawn(api.run(shutdown.child_token())));
+    if tui {
+        let parts = super::listen_tui::Parts {
+            store: store.clone(),
+            forwarder: tui_forwarder,
+            verifier: tui_verifier,
+            capture_addr,
+            target: target.to_string(),
+            public_urls,
+            tunnel: tunnel_events,
+        };
+        let result = super::listen_tui::run(&args, parts).await;
+        shutdown.cancel();
+        let _ = server_task.await;
+        if let Some(task) = api_task {
+            let _ = task.await;
+        }
+        if let Some(task) = tunnel_task {
+            let _ = task.await;
+        }
+        store.flush().await?;
+        return result;
+    }
     // Lines go out from a thread of their own: a reader that stops reading must not stall
     // the deliveries.
     let printer = super::printer::Printer::stdout()?;
-    let server_task = tokio::spawn(server.run(shutdown.child_token()));
-    let api_task = api.map(|api| tokio::spawn(api.run(shutdown.child_token())));
     // One Ctrl-C listener for the whole loop: a new one per turn would miss a signal that
     // arrives while a turn's lines are being printed.
     let interrupt = tokio::signal::ctrl_c();

@@ -3,12 +3,14 @@
 mod diff;
 mod export;
 mod listen;
+mod listen_tui;
 mod printer;
 mod relay;
 mod relay_names;
 mod replay;
 mod requests;
 mod tunnel;
+mod ui;
 mod verify;
 
 use std::io::Write;
@@ -17,6 +19,7 @@ use crate::cli::{Cli, Command, StoreArgs};
 use crate::store::Location;
 
 pub use listen::listen;
+pub use listen_tui::wants_tui as listen_wants_tui;
 
 /// An error the user caused with their arguments: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::export(args),
         Command::Verify(args) => verify::verify(args),
         Command::Relay(args) => relay::relay(args).await,
+        Command::Ui(args) => ui::ui(args).await,
     }
 }
 

@@ -2,6 +2,7 @@
 //! thread off the forwarding path, and read by any process. Any number of processes may
 //! write one store: ids never clash (see `writer`).
 
+mod browse;
 mod open_error;
 mod pending;
 mod query;
@@ -255,6 +256,57 @@ impl Store {
             prefix,
         )
     }
+
+    /// The inspector's queries, on this store's reading connection.
+    pub fn browse<T>(&self, work: impl FnOnce(&Browse<'_>) -> T) -> T {
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        work(&Browse { conn: &conn })
+    }
+}
+
+/// The inspector's queries (pages with delivery ids, tailing, text search) on one
+/// connection; see [`Store::browse`] and [`Reader::browse`].
+pub struct Browse<'a> {
+    conn: &'a Connection,
+}
+
+impl Browse<'_> {
+    /// At most `limit` summaries older than id `before` (all when `None`), newest first,
+    /// with their delivery ids.
+    pub fn page(&self, before: Option<u64>, limit: usize) -> anyhow::Result<Vec<Summary>> {
+        browse::page(self.conn, before, limit)
+    }
+
+    /// The summaries of those `ids` that exist, ascending.
+    pub fn summaries(&self, ids: &[u64]) -> anyhow::Result<Vec<Summary>> {
+        browse::summaries(self.conn, ids)
+    }
+
+    /// The ids at or above `floor`, ascending.
+    pub fn ids_from(&self, floor: u64) -> anyhow::Result<Vec<u64>> {
+        browse::ids_from(self.conn, floor)
+    }
+
+    /// At most `limit` ids below `before`, newest first.
+    pub fn ids_below(&self, before: u64, limit: usize) -> anyhow::Result<Vec<u64>> {
+        browse::ids_below(self.conn, before, limit)
+    }
+
+    /// How many records the store holds.
+    pub fn count(&self) -> anyhow::Result<u64> {
+        browse::count(self.conn)
+    }
+
+    /// Changes whenever another connection commits (`PRAGMA data_version`).
+    pub fn data_version(&self) -> anyhow::Result<i64> {
+        browse::data_version(self.conn)
+    }
+
+    /// Ids in `[low, high)` whose path, headers or bodies contain all `words`
+    /// (ASCII case-insensitive), newest first.
+    pub fn search(&self, words: &[String], low: u64, high: u64) -> anyhow::Result<Vec<u64>> {
+        browse::search(self.conn, words, low, high)
+    }
 }
 
 /// The writer's and the reader's connections to the store file at `path`, creating it
@@ -305,6 +357,11 @@ impl Reader {
     /// The exchange whose id starts with `prefix` (a unique prefix).
     pub fn get(&self, prefix: &str) -> Result<Exchange, LookupError> {
         query::get(&self.conn, prefix)
+    }
+
+    /// The inspector's queries on this connection.
+    pub fn browse(&self) -> Browse<'_> {
+        Browse { conn: &self.conn }
     }
 }
 

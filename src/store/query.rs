@@ -49,6 +49,14 @@ pub struct Summary {
     pub replay_of: Option<String>,
     /// The signature verdict.
     pub verdict: Option<Verdict>,
+    /// The provider's delivery id (`X-GitHub-Delivery`, `webhook-id`, Stripe's event
+    /// id…), which a redelivery repeats; read only by the inspector's pages.
+    #[serde(skip)]
+    pub delivery_id: Option<String>,
+    /// The request body was stored cut at the capture limit; read only by the
+    /// inspector's pages.
+    #[serde(skip)]
+    pub cut: bool,
 }
 
 /// Why an id lookup failed.
@@ -110,6 +118,8 @@ pub fn list(conn: &Connection, filter: &Filter) -> anyhow::Result<Vec<Summary>> 
             error: row.get(9)?,
             replay_of: row.get(10)?,
             verdict: verdict.and_then(|v| serde_json::from_str(&v).ok()),
+            delivery_id: None,
+            cut: false,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)

@@ -1,0 +1,28 @@
+//! The inspector: a terminal UI over the capture history (`hooktap ui`, and `listen` to come).
+//! It owns the state (`app`), keys (`keys`), `update`, drawing (`render`) and the event loop (`run`).
+
+pub mod action;
+pub mod app;
+pub mod effects;
+pub mod event;
+pub mod feed;
+pub mod filter;
+mod json;
+pub mod keys;
+pub mod layout;
+pub mod render;
+pub mod row;
+mod rows;
+pub mod run;
+pub mod theme;
+pub mod update;
+pub mod view;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
+
+pub use effects::Services;
+pub use feed::{Feed, FeedEvent};
+pub use run::{Options, run};
