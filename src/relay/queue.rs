@@ -65,7 +65,10 @@ impl Queue {
                 // `hooktap relay names`/`release` may write while the relay runs.
                 conn.busy_timeout(std::time::Duration::from_secs(5))?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
-                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                // A 202 promises the request survives an OS crash or power loss: each
+                // commit reaches the disk (WAL with NORMAL would only survive the
+                // relay's own crash).
+                conn.pragma_update(None, "synchronous", "FULL")?;
                 conn
             }
             None => Connection::open_in_memory()?,
@@ -260,6 +263,21 @@ mod tests {
             ],
             body: Bytes::from_static(body),
         }
+    }
+
+    #[test]
+    fn the_queue_commits_to_disk_before_answering() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(Some(dir.path())).unwrap();
+        let conn = queue.conn.lock().unwrap();
+        let synchronous: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 2, "synchronous=FULL");
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
     }
 
     #[tokio::test]
