@@ -7,11 +7,14 @@
 //! - [`tunnel`]: the upgrade, the handshake, the h2 client per agent;
 //! - [`delivery`]: the queue's delivery when an agent comes back;
 //! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
-//! - [`queue`]: the SQLite offline queue; [`names`]: who owns each name, kept with it;
+//! - [`queue`]: the SQLite offline queue; [`room`]: its byte reservations; [`spool`]:
+//!   bodies streamed to disk before they are queued; [`dead`]: failed deliveries and dead
+//!   letters; [`names`]: who owns each name, kept with it;
 //! - [`limits`], [`metrics`], [`tls`].
 
 pub mod admit;
 pub mod auth;
+pub mod dead;
 pub mod delivery;
 pub mod ingress;
 pub mod limits;
@@ -19,6 +22,8 @@ pub mod metrics;
 pub mod names;
 pub mod queue;
 pub mod registry;
+pub mod room;
+pub mod spool;
 pub mod tls;
 pub mod tunnel;
 
