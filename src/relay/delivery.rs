@@ -171,17 +171,29 @@ async fn send_queued(
             .await
             .map_err(|_| anyhow::anyhow!("the agent did not answer a queued request in time"))??;
         let status = response.status().as_u16();
-        let collected = tokio::time::timeout(timeout, response.into_body().collect())
+        // The app's answer went nowhere (the sender got its 202 long ago): read past its
+        // body without keeping it, for the trailers at the end.
+        let mut body = response.into_body();
+        let mut trailers = None;
+        let read = async {
+            while let Some(frame) = body.frame().await {
+                if let Ok(t) = frame?.into_trailers() {
+                    trailers = Some(t);
+                }
+            }
+            anyhow::Ok(())
+        };
+        tokio::time::timeout(timeout, read)
             .await
             .map_err(|_| anyhow::anyhow!("the agent did not finish a queued request in time"))??;
-        anyhow::Ok((status, collected))
+        anyhow::Ok((status, trailers))
     };
-    let (status, collected) = tokio::select! {
+    let (status, trailers) = tokio::select! {
         done = exchange => done?,
         _ = session.closed.cancelled() => anyhow::bail!("the tunnel closed"),
     };
-    match collected
-        .trailers()
+    match trailers
+        .as_ref()
         .and_then(|t| t.get(proto::TRAILER_COMMITTED))
     {
         Some(_) => Ok(status),

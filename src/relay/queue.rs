@@ -301,16 +301,22 @@ impl Queue {
 
     /// Up to `len` bytes of the body of entry `id`, from `offset`.
     pub async fn body_chunk(&self, id: i64, offset: u64, len: usize) -> anyhow::Result<Bytes> {
-        self.blocking(move |c| {
-            let blob = c.blob_open(MAIN_DB, "queue", "body", id, true)?;
-            let offset = usize::try_from(offset).unwrap_or(usize::MAX);
-            let end = blob.len().min(offset.saturating_add(len));
-            let mut chunk = vec![0; end.saturating_sub(offset)];
-            let read = blob.read_at(&mut chunk, offset)?;
-            chunk.truncate(read);
-            Ok(Bytes::from(chunk))
-        })
-        .await
+        // Allocated here rather than on the blocking thread: the chunk is freed on a
+        // runtime thread, and memory freed across threads comes back to the allocator
+        // only when the thread that took it allocates again (a blocking thread may not).
+        let mut chunk = vec![0; len];
+        let chunk = self
+            .blocking(move |c| {
+                let blob = c.blob_open(MAIN_DB, "queue", "body", id, true)?;
+                let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+                let end = blob.len().min(offset.saturating_add(len));
+                chunk.truncate(end.saturating_sub(offset));
+                let read = blob.read_at(&mut chunk, offset)?;
+                chunk.truncate(read);
+                Ok(chunk)
+            })
+            .await?;
+        Ok(Bytes::from(chunk))
     }
 
     /// Removes a delivered request.
