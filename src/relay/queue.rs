@@ -324,17 +324,21 @@ impl Queue {
         let accounts = self.accounts.clone();
         let removed = self
             .blocking(move |c| {
+                // Not `DELETE … RETURNING LENGTH(body)`: that reads the whole body into
+                // memory, where `LENGTH` alone reads only the row's header.
                 let removed: Option<(String, i64)> = c
                     .query_row(
-                        "DELETE FROM queue WHERE id = ?1 RETURNING name, LENGTH(body)",
+                        "SELECT name, LENGTH(body) FROM queue WHERE id = ?1",
                         [id],
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .optional()?;
-                if let Some((name, bytes)) = &removed {
-                    accounts.removed(name, (*bytes).max(0) as u64);
-                }
-                Ok(removed.is_some())
+                let Some((name, bytes)) = removed else {
+                    return Ok(false);
+                };
+                c.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+                accounts.removed(&name, bytes.max(0) as u64);
+                Ok(true)
             })
             .await?;
         if removed {
