@@ -66,7 +66,7 @@ pub struct TunnelArgs {
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct RelayArgs {
-    /// Manage the names a relay handed out instead of running one.
+    /// Manage the names a relay handed out, or list its queue, instead of running one.
     #[command(subcommand)]
     pub action: Option<RelayAction>,
 
