@@ -1,4 +1,4 @@
-//! Failed deliveries of the offline queue: each is counted on its entry, and an entry that
+//! Failed deliveries of the offline queue: each is counted for its entry, and an entry that
 //! failed too often is kept aside as a dead letter (in the database, never dropped), so
 //! the entries behind it are delivered. `hooktap relay queue` lists both kinds.
 
@@ -8,20 +8,23 @@ use rusqlite::Connection;
 
 use super::queue::Queue;
 
-/// Adds the delivery-attempt columns to a queue table made by an older relay.
+/// Creates the table of failed deliveries. It is kept apart from the entries because
+/// SQLite rewrites a whole row on update: counting a failure in the entry's own row would
+/// read and write its body again.
 pub(super) fn migrate(c: &Connection) -> rusqlite::Result<()> {
-    let has_column = c
-        .prepare("SELECT 1 FROM pragma_table_info('queue') WHERE name = 'dead'")?
-        .exists([])?;
-    if !has_column {
-        c.execute_batch(
-            "ALTER TABLE queue ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
-             ALTER TABLE queue ADD COLUMN dead INTEGER NOT NULL DEFAULT 0;
-             ALTER TABLE queue ADD COLUMN last_error TEXT;",
-        )?;
-    }
-    Ok(())
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS queue_attempts (
+             id INTEGER PRIMARY KEY, -- the queue entry's id
+             attempts INTEGER NOT NULL,
+             dead INTEGER NOT NULL,
+             last_error TEXT
+         );",
+    )
 }
+
+/// The condition, on `queue q` left-joined with `queue_attempts a`, of an entry still to
+/// be delivered.
+pub(super) const DELIVERABLE: &str = "COALESCE(a.dead, 0) = 0";
 
 /// One entry of the queue, as `hooktap relay queue` lists it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -54,9 +57,12 @@ impl Queue {
         let dead = self
             .blocking(move |c| {
                 let attempts: Option<i64> = rusqlite::OptionalExtension::optional(c.query_row(
-                    "UPDATE queue SET attempts = attempts + 1, last_error = ?2,
-                         dead = (attempts + 1 >= ?3)
-                     WHERE id = ?1 AND dead = 0 RETURNING attempts",
+                    "INSERT INTO queue_attempts (id, attempts, dead, last_error)
+                     SELECT ?1, 1, 1 >= ?3, ?2 WHERE EXISTS (SELECT 1 FROM queue WHERE id = ?1)
+                     ON CONFLICT (id) DO UPDATE SET attempts = attempts + 1,
+                         last_error = excluded.last_error, dead = (attempts + 1 >= ?3)
+                     WHERE dead = 0
+                     RETURNING attempts",
                     rusqlite::params![id, error, i64::from(max_attempts)],
                     |r| r.get(0),
                 ))?;
@@ -73,9 +79,9 @@ impl Queue {
     pub async fn entries(&self) -> anyhow::Result<Vec<Entry>> {
         self.blocking(|c| {
             let mut statement = c.prepare(
-                "SELECT id, name, arrived_us, method, uri, LENGTH(body), attempts, dead,
-                        last_error
-                 FROM queue ORDER BY id",
+                "SELECT q.id, q.name, q.arrived_us, q.method, q.uri, LENGTH(q.body),
+                        COALESCE(a.attempts, 0), COALESCE(a.dead, 0), a.last_error
+                 FROM queue q LEFT JOIN queue_attempts a ON a.id = q.id ORDER BY q.id",
             )?;
             let rows = statement.query_map([], |r| {
                 Ok(Entry {

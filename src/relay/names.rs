@@ -172,9 +172,14 @@ impl Queue {
                     return Ok(None);
                 };
                 let dead: i64 = tx.query_row(
-                    "SELECT COUNT(*) FROM queue WHERE name = ?1 AND dead = 1",
+                    "SELECT COUNT(*) FROM queue q JOIN queue_attempts a ON a.id = q.id
+                     WHERE q.name = ?1 AND a.dead = 1",
                     [&name],
                     |r| r.get(0),
+                )?;
+                tx.execute(
+                    "DELETE FROM queue_attempts WHERE id IN (SELECT id FROM queue WHERE name = ?1)",
+                    [&name],
                 )?;
                 let queued = tx.execute("DELETE FROM queue WHERE name = ?1", [&name])?;
                 tx.execute("DELETE FROM names WHERE name = ?1", [&name])?;

@@ -133,9 +133,11 @@ impl Queue {
                 depth += count.max(0) as u64;
             }
         }
-        let dead: i64 = conn.query_row("SELECT COUNT(*) FROM queue WHERE dead = 1", [], |r| {
-            r.get(0)
-        })?;
+        let dead: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM queue_attempts a JOIN queue q ON q.id = a.id WHERE a.dead = 1",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             depth: Arc::new(AtomicU64::new(depth)),
@@ -203,7 +205,11 @@ impl Queue {
         let name = name.to_string();
         self.blocking(move |c| {
             c.query_row(
-                "SELECT COUNT(*) FROM queue WHERE name = ?1 AND dead = 0",
+                &format!(
+                    "SELECT COUNT(*) FROM queue q LEFT JOIN queue_attempts a ON a.id = q.id
+                     WHERE q.name = ?1 AND {}",
+                    super::dead::DELIVERABLE
+                ),
                 [name],
                 |r| r.get::<_, i64>(0),
             )
@@ -277,8 +283,13 @@ impl Queue {
         let name = name.to_string();
         self.blocking(move |c| {
             c.query_row(
-                "SELECT id, name, arrived_us, method, uri, headers, LENGTH(body), attempts
-                 FROM queue WHERE name = ?1 AND dead = 0 ORDER BY id LIMIT 1",
+                &format!(
+                    "SELECT q.id, q.name, q.arrived_us, q.method, q.uri, q.headers,
+                            LENGTH(q.body), COALESCE(a.attempts, 0)
+                     FROM queue q LEFT JOIN queue_attempts a ON a.id = q.id
+                     WHERE q.name = ?1 AND {} ORDER BY q.id LIMIT 1",
+                    super::dead::DELIVERABLE
+                ),
                 [name],
                 |r| {
                     let headers: Vec<u8> = r.get(5)?;
@@ -337,6 +348,7 @@ impl Queue {
                     return Ok(false);
                 };
                 c.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+                c.execute("DELETE FROM queue_attempts WHERE id = ?1", [id])?;
                 accounts.removed(&name, bytes.max(0) as u64);
                 Ok(true)
             })
