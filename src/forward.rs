@@ -61,6 +61,9 @@ pub struct RequestMeta {
     /// Record the exchange under this id (a replay picks its own to find its record);
     /// `None` makes a new one.
     pub id: Option<ExchangeId>,
+    /// The relay's id of a queued request (`x-hooktap-queued-id`), kept with the record
+    /// so a second delivery of it is recognised.
+    pub queued_id: Option<String>,
 }
 
 impl RequestMeta {
@@ -75,6 +78,7 @@ impl RequestMeta {
             target: None,
             upstream: None,
             id: None,
+            queued_id: None,
         }
     }
 }
@@ -229,6 +233,7 @@ impl Forwarder {
         };
         let recorder = Arc::new(Recorder {
             state: Mutex::new(Some((exchange, committed))),
+            queued_id: meta.queued_id.clone(),
             store: self.store.clone(),
             started,
             _in_flight: InFlightGuard::new(&self.in_flight),
@@ -465,6 +470,7 @@ type Committed = Option<tokio::sync::oneshot::Sender<Arc<Exchange>>>;
 /// Collects the parts of one exchange and records it when the last part is dropped.
 struct Recorder {
     state: Mutex<Option<(Exchange, Committed)>>,
+    queued_id: Option<String>,
     store: Store,
     started: Instant,
     // Dropped after `drop` has queued the record.
@@ -503,7 +509,8 @@ impl Drop for Recorder {
             .take();
         if let Some((mut exchange, committed)) = taken {
             exchange.duration_us = self.started.elapsed().as_micros() as i64;
-            self.store.record_then(exchange, committed);
+            self.store
+                .record_queued_then(exchange, self.queued_id.take(), committed);
         }
     }
 }

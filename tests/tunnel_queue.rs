@@ -183,3 +183,49 @@ async fn the_queue_is_bounded_per_name_and_reject_mode_answers_503() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_relay_wide_cap_on_queued_bytes_refuses_with_507_before_reading() {
+    bounded(async {
+        let dir = tempfile::tempdir().unwrap();
+        let app = start_app().await;
+        let mut config = relay_config(dir.path());
+        config.limits = Limits {
+            queue_max_total_bytes: 10,
+            ..Limits::default()
+        };
+        let relay = start_relay("127.0.0.1:0", config).await;
+        known_then_offline(&relay, &app, "a").await;
+        known_then_offline(&relay, &app, "b").await;
+        let client = client();
+        assert_eq!(
+            post(&client, &relay.http("/t/a/x"), "12345678").await.0,
+            202
+        );
+        let (status, _, body) = post(&client, &relay.http("/t/b/x"), "123").await;
+        assert_eq!(status, 507, "beyond the relay-wide cap, whatever the name");
+        assert_eq!(
+            body.as_ref(),
+            b"hooktap: the relay's offline queue is full (--queue-max-total-bytes); retry later\n"
+        );
+        // A body of unknown length is counted as it arrives.
+        let chunks = futures_util::stream::iter([&b"12"[..], &b"345"[..]].map(|c| {
+            Ok::<_, std::convert::Infallible>(http_body::Frame::data(bytes::Bytes::from_static(c)))
+        }));
+        let chunked = http_body_util::StreamBody::new(chunks);
+        let request = http::Request::post(relay.http("/t/b/y"))
+            .body(chunked)
+            .unwrap();
+        let raw = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+            .build_http();
+        let response = raw.request(request).await.unwrap();
+        assert_eq!(response.status(), 507);
+        assert_eq!(
+            post(&client, &relay.http("/t/b/z"), "12").await.0,
+            202,
+            "room left"
+        );
+        relay.stop().await;
+    })
+    .await;
+}

@@ -66,7 +66,7 @@ pub struct TunnelArgs {
 #[derive(Debug, Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct RelayArgs {
-    /// Manage the names a relay handed out instead of running one.
+    /// Manage the names a relay handed out, or list its queue, instead of running one.
     #[command(subcommand)]
     pub action: Option<RelayAction>,
 
@@ -179,6 +179,16 @@ pub struct RelayArgs {
     #[arg(long, value_name = "SIZE", default_value = "64MiB", value_parser = parse_size)]
     pub queue_max_bytes: usize,
 
+    /// Body bytes queued over all names (507 beyond). Queued bodies stream to disk under
+    /// --data-dir; this bounds that disk use.
+    #[arg(long, value_name = "SIZE", default_value = "1GiB", value_parser = parse_size)]
+    pub queue_max_total_bytes: usize,
+
+    /// Deliveries of a queued request before it is kept aside as a dead letter (listed by
+    /// `hooktap relay queue`); failed deliveries are retried after 1s, 2s, 4s… up to 30s.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub queue_attempts: u32,
+
     /// Keep /_hooktap/metrics private: it then needs `Authorization: Bearer TOKEN`
     /// (/_hooktap/health stays public).
     #[arg(
@@ -194,7 +204,7 @@ pub struct RelayArgs {
     pub heartbeat: Duration,
 }
 
-/// `hooktap relay names` and `hooktap relay release`: the names in a relay's data
+/// `hooktap relay names`, `release` and `queue`: the names and queue in a relay's data
 /// directory (works while the relay runs).
 #[derive(Debug, clap::Subcommand)]
 pub enum RelayAction {
@@ -208,6 +218,12 @@ pub enum RelayAction {
     ///
     /// The requests queued for the name are dropped: they belong to the owner that loses it.
     Release(ReleaseArgs),
+    /// List the requests queued for offline agents, oldest first, with dead letters.
+    ///
+    /// A queued request whose delivery failed --queue-attempts times is kept aside as a
+    /// dead letter (DEAD): it stays in the queue and is listed here, and the requests
+    /// behind it are delivered. `hooktap relay release NAME` drops a name's requests.
+    Queue(RelayDataArgs),
 }
 
 /// Where the relay keeps its data.

@@ -13,6 +13,7 @@ pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
     match args.action {
         Some(RelayAction::Names(data)) => return super::relay_names::names(data).await,
         Some(RelayAction::Release(release)) => return super::relay_names::release(release).await,
+        Some(RelayAction::Queue(data)) => return super::relay_names::queue(data).await,
         None => {}
     }
     let tokens: Vec<String> = args.tokens.iter().map(|t| t.0.clone()).collect();
@@ -61,6 +62,9 @@ pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
             anonymous_name_ttl: args.anonymous_name_ttl,
             queue_max_requests: args.queue_max_requests,
             queue_max_bytes: args.queue_max_bytes as u64,
+            queue_max_total_bytes: args.queue_max_total_bytes as u64,
+            queue_attempts: args.queue_attempts.max(1),
+            ..Limits::default()
         },
         tls,
         heartbeat: args.heartbeat,

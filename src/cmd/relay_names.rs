@@ -1,5 +1,6 @@
-//! `hooktap relay names` and `hooktap relay release NAME`: the names a relay handed out,
-//! read from its data directory (SQLite allows this while the relay runs).
+//! `hooktap relay names`, `hooktap relay release NAME` and `hooktap relay queue`: the
+//! names a relay handed out and its queue, read from its data directory (SQLite allows
+//! this while the relay runs).
 
 use super::emit;
 use super::relay::data_dir;
@@ -63,5 +64,45 @@ pub async fn release(args: ReleaseArgs) -> anyhow::Result<()> {
         )
         .as_bytes(),
     )?;
+    Ok(())
+}
+
+/// Lists the queued requests, oldest first, dead letters marked.
+pub async fn queue(args: RelayDataArgs) -> anyhow::Result<()> {
+    let (queue, dir) = open(args)?;
+    let entries = queue.entries().await?;
+    if entries.is_empty() {
+        emit(format!("hooktap: the relay in {dir} holds no queued requests\n").as_bytes())?;
+        return Ok(());
+    }
+    let width = entries
+        .iter()
+        .map(|e| e.name.len())
+        .max()
+        .unwrap_or(0)
+        .max(4);
+    let mut out = format!(
+        "{:>6}  {:width$}  {:6}  {:>8}  {:>9}  {:20}  REQUEST\n",
+        "ID", "NAME", "STATE", "ATTEMPTS", "BYTES", "ARRIVED"
+    );
+    for entry in &entries {
+        let arrived = std::time::UNIX_EPOCH
+            + std::time::Duration::from_micros(entry.arrived_us.max(0) as u64);
+        out.push_str(&format!(
+            "{:>6}  {:width$}  {:6}  {:>8}  {:>9}  {:20}  {} {}\n",
+            entry.id,
+            entry.name,
+            if entry.dead { "DEAD" } else { "queued" },
+            entry.attempts,
+            entry.body_len,
+            humantime::format_rfc3339_seconds(arrived).to_string(),
+            entry.method,
+            entry.uri,
+        ));
+        if let Some(error) = entry.last_error.as_deref().filter(|_| entry.dead) {
+            out.push_str(&format!("{:>6}  last error: {error}\n", ""));
+        }
+    }
+    emit(out.as_bytes())?;
     Ok(())
 }

@@ -174,7 +174,8 @@ pub async fn admit(
         }
         Claim::Taken { anonymous: false } => return Err(taken(&name)),
     }
-    let (queued, _) = shared.queue.usage(&name).await.map_err(internal)?;
+    // Dead letters are kept aside: they do not make the tunnel drain.
+    let queued = shared.queue.pending(&name).await.map_err(internal)?;
     Ok(Admission {
         name,
         owner,

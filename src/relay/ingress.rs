@@ -7,19 +7,20 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
-use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
-use http_body_util::{BodyExt, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use tracing::info;
 
 use super::auth;
 use super::deadline::{self, Deadline, SenderBody, prebuffer};
+use super::delivery::kick;
 use super::limits::{HoldingBody, header_bytes};
 use super::peers::Peer;
-use super::queue::{Bounds, QueuedRequest};
+use super::queue::{Arrival, Bounds, Refused};
 use super::registry::Session;
+use super::spool::{SpoolError, spool};
 use super::tunnel::{text_body, upgrade};
 use super::{OfflineMode, Shared, strict};
 use crate::body::BoxBody;
@@ -178,6 +179,7 @@ fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
                 "tunnels_online": shared.registry.len(),
                 "tunnels_draining": shared.registry.draining(),
                 "queue_depth": shared.queue.depth(),
+                "queue_dead_letters": shared.queue.dead_letters(),
             })
             .to_string()
                 + "\n",
@@ -186,7 +188,8 @@ fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
             "text/plain; version=0.0.4",
             shared
                 .metrics
-                .render(shared.registry.len(), shared.queue.depth()),
+                .render(shared.registry.len(), shared.queue.depth())
+                + &super::metrics::render_queue(shared.queue.bytes(), shared.queue.dead_letters()),
         ),
         _ => return error_response(StatusCode::NOT_FOUND, "unknown relay endpoint"),
     };
@@ -385,60 +388,72 @@ async fn offline(
             .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
         return response;
     }
-    // While queued requests are being delivered, new ones line up behind them.
-    let _gate = match &session {
-        Some(session) => {
-            let gate = session.queue_gate.read().await;
-            if session.is_live() {
-                drop(gate);
-                return Box::pin(forward(shared, session, parts, body, name, app_path)).await;
-            }
-            Some(gate)
-        }
-        None => None,
-    };
     let limits = &shared.config.limits;
     let bounds = Bounds {
         max_requests: limits.queue_max_requests,
         max_bytes: limits.queue_max_bytes,
+        max_total_bytes: limits.queue_max_total_bytes,
     };
-    let (count, bytes) = match shared.queue.usage(name).await {
-        Ok(usage) => usage,
+    // Room for the whole body is reserved before its first byte is read (a body of
+    // unknown length reserves as it arrives); the body streams to a spool file, with no
+    // lock held, so a slow sender holds up nobody.
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(0);
+    let reservation = match shared.queue.reserve(name, declared, bounds).await {
+        Ok(Ok(reservation)) => reservation,
+        Ok(Err(refused)) => return queue_full(name, refused),
         Err(err) => return queue_failed(err),
     };
-    let room = bounds.max_bytes.saturating_sub(bytes);
-    if count >= bounds.max_requests {
-        return queue_full(name);
-    }
-    let cap = room.min(limits.max_body);
-    let collected = Limited::new(body, usize::try_from(cap).unwrap_or(usize::MAX))
-        .collect()
-        .await;
-    let body: Bytes = match collected {
-        Ok(collected) => collected.to_bytes(),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => {
-            return if cap == limits.max_body {
-                too_large(limits.max_body)
-            } else {
-                queue_full(name)
-            };
-        }
-        Err(err) => return body_failed(shared, deadline::status_of(&err)),
+    let spooled = match spool(shared.queue.spool_dir(), body, reservation, limits.max_body).await {
+        Ok(spooled) => spooled,
+        Err(SpoolError::TooLarge) => return too_large(limits.max_body),
+        Err(SpoolError::Full(refused)) => return queue_full(name, refused),
+        Err(SpoolError::Body(err)) => return body_failed(shared, deadline::status_of(&err)),
+        Err(err @ SpoolError::Io(_)) => return queue_failed(err.into()),
     };
-    let request = QueuedRequest {
-        id: 0,
+    let arrival = Arrival {
         name: name.to_string(),
         arrived_us: unix_micros(SystemTime::now()),
         method: parts.method.to_string(),
         uri: app_path.to_string(),
         headers: header_list(&parts.headers),
-        body,
     };
-    let bytes = request.body.len();
-    match shared.queue.push(request, bounds).await {
-        Ok(Ok(id)) => {
+    let bytes = spooled.len;
+    // The gate is held only to append: the delivery switches the tunnel to live traffic
+    // under it, so a request queued before that is delivered by it, and one queued after
+    // starts a delivery of its own.
+    let current = shared.registry.get(name);
+    let pushed = match &current {
+        Some(session) => {
+            let gate = session.queue_gate.read().await;
+            let live = session.is_live();
+            let pushed = shared.queue.push(arrival, spooled).await;
+            drop(gate);
+            // The tunnel went live while the body was spooled: its delivery already
+            // looked at the queue, so start another for this request (it keeps its 202).
+            if live {
+                kick(shared.clone(), session.clone()).await;
+            }
+            pushed
+        }
+        None => {
+            let pushed = shared.queue.push(arrival, spooled).await;
+            // An agent that connected meanwhile may have looked at the queue before this
+            // request was in it: make sure it gets it.
+            if let Some(session) = shared.registry.get(name) {
+                kick(shared.clone(), session).await;
+            }
+            pushed
+        }
+    };
+    match pushed {
+        Ok(id) => {
             info!(%name, id, bytes, "request queued for an offline agent");
-            let text = if session.is_some() {
+            let text = if current.is_some() || session.is_some() {
                 format!(
                     "hooktap: the agent for '{name}' is receiving its queued requests; queued as {id}, delivered after them\n"
                 )
@@ -459,17 +474,27 @@ async fn offline(
             }
             response
         }
-        Ok(Err(_)) => queue_full(name),
         Err(err) => queue_failed(err),
     }
 }
 
-fn queue_full(name: &str) -> Response<BoxBody> {
-    info!(%name, "request refused: the offline queue is full");
-    error_response(
-        StatusCode::INSUFFICIENT_STORAGE,
-        &format!("the offline queue for '{name}' is full; retry once its agent is back"),
-    )
+fn queue_full(name: &str, refused: Refused) -> Response<BoxBody> {
+    match refused {
+        Refused::NameFull => {
+            info!(%name, "request refused: the offline queue is full");
+            error_response(
+                StatusCode::INSUFFICIENT_STORAGE,
+                &format!("the offline queue for '{name}' is full; retry once its agent is back"),
+            )
+        }
+        Refused::RelayFull => {
+            info!(%name, "request refused: the relay's offline queue is full");
+            error_response(
+                StatusCode::INSUFFICIENT_STORAGE,
+                "the relay's offline queue is full (--queue-max-total-bytes); retry later",
+            )
+        }
+    }
 }
 
 fn queue_failed(err: anyhow::Error) -> Response<BoxBody> {

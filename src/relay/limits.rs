@@ -45,6 +45,14 @@ pub struct Limits {
     pub queue_max_requests: u64,
     /// Queued body bytes kept per name (507 beyond).
     pub queue_max_bytes: u64,
+    /// Queued body bytes kept over all names (507 beyond).
+    pub queue_max_total_bytes: u64,
+    /// Deliveries of a queued request before it is kept aside as a dead letter.
+    pub queue_attempts: u32,
+    /// Wait after a queued request's first failed delivery; doubles up to the max.
+    pub queue_retry_min: Duration,
+    /// Longest wait between deliveries of a queued request.
+    pub queue_retry_max: Duration,
 }
 
 impl Default for Limits {
@@ -65,6 +73,10 @@ impl Default for Limits {
             anonymous_name_ttl: Duration::from_secs(24 * 3600),
             queue_max_requests: 1000,
             queue_max_bytes: 64 << 20,
+            queue_max_total_bytes: 1 << 30,
+            queue_attempts: 8,
+            queue_retry_min: Duration::from_secs(1),
+            queue_retry_max: Duration::from_secs(30),
         }
     }
 }

@@ -109,6 +109,16 @@ impl Metrics {
     }
 }
 
+/// The queue's gauges beyond its depth, in the same text format.
+pub fn render_queue(queued_bytes: u64, dead_letters: u64) -> String {
+    format!(
+        "# HELP hooktap_queue_bytes Body bytes held (and reserved) for offline agents.\n\
+         # TYPE hooktap_queue_bytes gauge\nhooktap_queue_bytes {queued_bytes}\n\
+         # HELP hooktap_queue_dead_letters Queued requests kept aside after too many failed deliveries.\n\
+         # TYPE hooktap_queue_dead_letters gauge\nhooktap_queue_dead_letters {dead_letters}\n"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,13 +7,16 @@
 //! - [`tunnel`]: the upgrade, the handshake, the h2 client per agent;
 //! - [`delivery`]: the queue's delivery when an agent comes back;
 //! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
-//! - [`queue`]: the SQLite offline queue; [`names`]: who owns each name, kept with it;
+//! - [`queue`]: the SQLite offline queue; [`room`]: its byte reservations; [`spool`]:
+//!   bodies streamed to disk before they are queued; [`dead`]: failed deliveries and dead
+//!   letters; [`names`]: who owns each name, kept with it;
 //! - [`strict`], [`sniff`]: request heads another parser could read differently, refused;
 //! - [`deadline`]: every sender body's read deadline; [`peers`]: per-address limits;
 //! - [`limits`], [`metrics`], [`tls`].
 
 pub mod admit;
 pub mod auth;
+pub mod dead;
 pub mod deadline;
 pub mod delivery;
 pub mod ingress;
@@ -23,7 +26,9 @@ pub mod names;
 pub mod peers;
 pub mod queue;
 pub mod registry;
+pub mod room;
 pub mod sniff;
+pub mod spool;
 pub mod strict;
 pub mod tls;
 pub mod tunnel;

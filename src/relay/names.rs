@@ -212,6 +212,7 @@ impl Queue {
     /// loses it); `None` when the relay never handed it out.
     pub async fn release(&self, name: &str) -> anyhow::Result<Option<NameEntry>> {
         let name = name.to_string();
+        let (accounts, dead_letters) = (self.accounts.clone(), self.dead.clone());
         let released = self
             .blocking(move |c| {
                 let tx = c.transaction()?;
@@ -225,9 +226,25 @@ impl Queue {
                 let Some((blob, anonymous)) = stored else {
                     return Ok(None);
                 };
+                let dead: i64 = tx.query_row(
+                    "SELECT COUNT(*) FROM queue q JOIN queue_attempts a ON a.id = q.id
+                     WHERE q.name = ?1 AND a.dead = 1",
+                    [&name],
+                    |r| r.get(0),
+                )?;
+                tx.execute(
+                    "DELETE FROM queue_attempts WHERE id IN (SELECT id FROM queue WHERE name = ?1)",
+                    [&name],
+                )?;
                 let queued = tx.execute("DELETE FROM queue WHERE name = ?1", [&name])?;
                 tx.execute("DELETE FROM names WHERE name = ?1", [&name])?;
                 tx.commit()?;
+                accounts.set_stored(&name, 0, 0);
+                dead_letters.fetch_sub(
+                    (dead.max(0) as u64)
+                        .min(dead_letters.load(std::sync::atomic::Ordering::Relaxed)),
+                    std::sync::atomic::Ordering::Relaxed,
+                );
                 Ok(Some(NameEntry {
                     name,
                     owner: owner_of(blob).unwrap_or_default(),

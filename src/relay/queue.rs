@@ -8,14 +8,17 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use bytes::Bytes;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
 
+use super::room::Accounts;
+pub use super::room::{Bounds, Refused, Reservation};
+use super::spool::{SPOOL_BUFFER, SpoolDir, Spooled};
 use crate::exchange::Header;
 
-/// One queued request.
+/// One queued request, without its body (read with [`Queue::body_chunk`]).
 #[derive(Clone, Debug)]
 pub struct QueuedRequest {
-    /// The queue entry id (0 before it is stored).
+    /// The queue entry id.
     pub id: i64,
     /// The tunnel it is for.
     pub name: String,
@@ -27,29 +30,36 @@ pub struct QueuedRequest {
     pub uri: String,
     /// Headers as they go into the tunnel.
     pub headers: Vec<Header>,
-    /// The whole body.
-    pub body: Bytes,
+    /// The body's length.
+    pub body_len: u64,
+    /// Failed deliveries so far.
+    pub attempts: u32,
 }
 
-/// Per-name bounds of the queue.
-#[derive(Clone, Copy, Debug)]
-pub struct Bounds {
-    /// Most requests held per name.
-    pub max_requests: u64,
-    /// Most body bytes held per name.
-    pub max_bytes: u64,
+/// What a request to be queued carries besides its body.
+#[derive(Clone, Debug)]
+pub struct Arrival {
+    /// The tunnel it is for.
+    pub name: String,
+    /// When the relay received it, µs since the epoch.
+    pub arrived_us: i64,
+    /// The method.
+    pub method: String,
+    /// Path and query as the app will see them.
+    pub uri: String,
+    /// Headers as they go into the tunnel.
+    pub headers: Vec<Header>,
 }
-
-/// The queue would go beyond its bounds.
-#[derive(Debug, thiserror::Error)]
-#[error("the offline queue for this tunnel is full")]
-pub struct QueueFull;
 
 /// The durable queue; cheap to clone.
 #[derive(Clone)]
 pub struct Queue {
     conn: Arc<Mutex<Connection>>,
     depth: Arc<AtomicU64>,
+    pub(super) dead: Arc<AtomicU64>,
+    pub(super) accounts: Accounts,
+    spool: Arc<SpoolDir>,
+    instance: Arc<str>,
 }
 
 impl Queue {
@@ -65,7 +75,10 @@ impl Queue {
                 // `hooktap relay names`/`release` may write while the relay runs.
                 conn.busy_timeout(std::time::Duration::from_secs(5))?;
                 conn.pragma_update(None, "journal_mode", "WAL")?;
-                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                // A 202 promises the request survives an OS crash or power loss: each
+                // commit reaches the disk (WAL with NORMAL would only survive the
+                // relay's own crash).
+                conn.pragma_update(None, "synchronous", "FULL")?;
                 conn
             }
             None => Connection::open_in_memory()?,
@@ -84,20 +97,81 @@ impl Queue {
                  headers BLOB NOT NULL,
                  body BLOB NOT NULL
              );
-             CREATE INDEX IF NOT EXISTS queue_by_name ON queue (name, id);",
+             CREATE INDEX IF NOT EXISTS queue_by_name ON queue (name, id);
+             CREATE TABLE IF NOT EXISTS meta (
+                 key TEXT PRIMARY KEY,
+                 value TEXT NOT NULL
+             );",
         )
         .context("could not prepare the queue database")?;
         super::names::migrate(&conn).context("could not prepare the queue database")?;
-        let depth: i64 = conn.query_row("SELECT COUNT(*) FROM queue", [], |r| r.get(0))?;
+        super::dead::migrate(&conn).context("could not prepare the queue database")?;
+        conn.execute(
+            "INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?1)",
+            [hex::encode(rand::random::<[u8; 8]>())],
+        )?;
+        let instance: String =
+            conn.query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+                r.get(0)
+            })?;
+        let accounts = Accounts::default();
+        let mut depth = 0u64;
+        {
+            let mut statement = conn.prepare(
+                "SELECT name, COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM queue GROUP BY name",
+            )?;
+            let rows = statement.query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (name, count, bytes) = row?;
+                accounts.set_stored(&name, count.max(0) as u64, bytes.max(0) as u64);
+                depth += count.max(0) as u64;
+            }
+        }
+        let dead: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM queue_attempts a JOIN queue q ON q.id = a.id WHERE a.dead = 1",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
-            depth: Arc::new(AtomicU64::new(depth.max(0) as u64)),
+            depth: Arc::new(AtomicU64::new(depth)),
+            dead: Arc::new(AtomicU64::new(dead.max(0) as u64)),
+            accounts,
+            spool: Arc::new(SpoolDir::open(dir)?),
+            instance: instance.into(),
         })
     }
 
-    /// Requests queued over all names.
+    /// Requests queued over all names (dead letters included).
     pub fn depth(&self) -> u64 {
         self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Body bytes queued and reserved over all names.
+    pub fn bytes(&self) -> u64 {
+        self.accounts.total()
+    }
+
+    /// Requests kept aside after too many failed deliveries.
+    pub fn dead_letters(&self) -> u64 {
+        self.dead.load(Ordering::Relaxed)
+    }
+
+    /// This queue database's random id: with an entry's id it names a queued request
+    /// uniquely, also across relays (`x-hooktap-queued-id: <instance>-<id>`).
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
+    /// Where bodies are spooled before they are queued.
+    pub fn spool_dir(&self) -> &SpoolDir {
+        &self.spool
     }
 
     /// Lowers the depth after `removed` requests left the queue outside [`Queue::delete`].
@@ -120,61 +194,105 @@ impl Queue {
         .context("the queue database failed")
     }
 
-    /// Requests and body bytes queued for `name`.
+    /// Requests (dead letters included) and body bytes queued for `name`.
     pub async fn usage(&self, name: &str) -> anyhow::Result<(u64, u64)> {
         let name = name.to_string();
         self.blocking(move |c| usage(c, &name)).await
     }
 
-    /// Stores `request` at the end of its name's queue; returns its id.
-    pub async fn push(
+    /// Requests waiting for delivery to `name` (dead letters not included).
+    pub async fn pending(&self, name: &str) -> anyhow::Result<u64> {
+        let name = name.to_string();
+        self.blocking(move |c| {
+            c.query_row(
+                &format!(
+                    "SELECT COUNT(*) FROM queue q LEFT JOIN queue_attempts a ON a.id = q.id
+                     WHERE q.name = ?1 AND {}",
+                    super::dead::DELIVERABLE
+                ),
+                [name],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .await
+        .map(|n| n.max(0) as u64)
+    }
+
+    /// Reserves room for one request for `name` of `declared` bytes (0 when its length
+    /// is not known: the reservation then grows as the body arrives).
+    pub async fn reserve(
         &self,
-        request: QueuedRequest,
+        name: &str,
+        declared: u64,
         bounds: Bounds,
-    ) -> anyhow::Result<Result<i64, QueueFull>> {
-        let result = self
+    ) -> anyhow::Result<Result<Reservation, Refused>> {
+        let name = name.to_string();
+        let accounts = self.accounts.clone();
+        // What is stored is read afresh (`hooktap relay release` may have freed room),
+        // under the connection's lock, so no write moves it meanwhile.
+        self.blocking(move |c| {
+            let (count, bytes) = usage(c, &name)?;
+            accounts.set_stored(&name, count, bytes);
+            Ok(accounts.reserve(&name, declared, bounds))
+        })
+        .await
+    }
+
+    /// Stores a spooled request at the end of its name's queue; returns its id. The body
+    /// is copied from the spool file into the database in small pieces.
+    pub async fn push(&self, arrival: Arrival, spooled: Spooled) -> anyhow::Result<i64> {
+        let id = self
             .blocking(move |c| {
+                let Spooled {
+                    file,
+                    len,
+                    reservation,
+                } = spooled;
+                let mut source = std::fs::File::open(file.path())
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
                 let tx = c.transaction()?;
-                let (count, bytes) = usage(&tx, &request.name)?;
-                if count + 1 > bounds.max_requests
-                    || bytes + request.body.len() as u64 > bounds.max_bytes
-                {
-                    return Ok(Err(QueueFull));
-                }
                 tx.execute(
                     "INSERT INTO queue (name, arrived_us, method, uri, headers, body)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                     VALUES (?1, ?2, ?3, ?4, ?5, zeroblob(?6))",
                     params![
-                        request.name,
-                        request.arrived_us,
-                        request.method,
-                        request.uri,
-                        encode_headers(&request.headers),
-                        request.body.as_ref(),
+                        arrival.name,
+                        arrival.arrived_us,
+                        arrival.method,
+                        arrival.uri,
+                        encode_headers(&arrival.headers),
+                        len as i64,
                     ],
                 )?;
                 let id = tx.last_insert_rowid();
+                {
+                    let mut blob = tx.blob_open(MAIN_DB, "queue", "body", id, false)?;
+                    copy(&mut source, &mut blob)
+                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+                }
                 tx.commit()?;
-                Ok(Ok(id))
+                reservation.stored(len);
+                Ok(id)
             })
             .await?;
-        if result.is_ok() {
-            self.depth.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(result)
+        self.depth.fetch_add(1, Ordering::Relaxed);
+        Ok(id)
     }
 
-    /// The oldest request queued for `name`.
+    /// The oldest request for `name` still to be delivered (not a dead letter).
     pub async fn oldest(&self, name: &str) -> anyhow::Result<Option<QueuedRequest>> {
         let name = name.to_string();
         self.blocking(move |c| {
             c.query_row(
-                "SELECT id, name, arrived_us, method, uri, headers, body FROM queue
-                 WHERE name = ?1 ORDER BY id LIMIT 1",
+                &format!(
+                    "SELECT q.id, q.name, q.arrived_us, q.method, q.uri, q.headers,
+                            LENGTH(q.body), COALESCE(a.attempts, 0)
+                     FROM queue q LEFT JOIN queue_attempts a ON a.id = q.id
+                     WHERE q.name = ?1 AND {} ORDER BY q.id LIMIT 1",
+                    super::dead::DELIVERABLE
+                ),
                 [name],
                 |r| {
                     let headers: Vec<u8> = r.get(5)?;
-                    let body: Vec<u8> = r.get(6)?;
                     Ok(QueuedRequest {
                         id: r.get(0)?,
                         name: r.get(1)?,
@@ -182,7 +300,8 @@ impl Queue {
                         method: r.get(3)?,
                         uri: r.get(4)?,
                         headers: decode_headers(&headers),
-                        body: Bytes::from(body),
+                        body_len: r.get::<_, i64>(6)?.max(0) as u64,
+                        attempts: r.get::<_, i64>(7)?.clamp(0, i64::from(u32::MAX)) as u32,
                     })
                 },
             )
@@ -191,15 +310,65 @@ impl Queue {
         .await
     }
 
+    /// Up to `len` bytes of the body of entry `id`, from `offset`.
+    pub async fn body_chunk(&self, id: i64, offset: u64, len: usize) -> anyhow::Result<Bytes> {
+        // Allocated here rather than on the blocking thread: the chunk is freed on a
+        // runtime thread, and memory freed across threads comes back to the allocator
+        // only when the thread that took it allocates again (a blocking thread may not).
+        let mut chunk = vec![0; len];
+        let chunk = self
+            .blocking(move |c| {
+                let blob = c.blob_open(MAIN_DB, "queue", "body", id, true)?;
+                let offset = usize::try_from(offset).unwrap_or(usize::MAX);
+                let end = blob.len().min(offset.saturating_add(len));
+                chunk.truncate(end.saturating_sub(offset));
+                let read = blob.read_at(&mut chunk, offset)?;
+                chunk.truncate(read);
+                Ok(chunk)
+            })
+            .await?;
+        Ok(Bytes::from(chunk))
+    }
+
     /// Removes a delivered request.
     pub async fn delete(&self, id: i64) -> anyhow::Result<()> {
+        let accounts = self.accounts.clone();
         let removed = self
-            .blocking(move |c| c.execute("DELETE FROM queue WHERE id = ?1", [id]))
+            .blocking(move |c| {
+                // Not `DELETE … RETURNING LENGTH(body)`: that reads the whole body into
+                // memory, where `LENGTH` alone reads only the row's header.
+                let removed: Option<(String, i64)> = c
+                    .query_row(
+                        "SELECT name, LENGTH(body) FROM queue WHERE id = ?1",
+                        [id],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((name, bytes)) = removed else {
+                    return Ok(false);
+                };
+                c.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+                c.execute("DELETE FROM queue_attempts WHERE id = ?1", [id])?;
+                accounts.removed(&name, bytes.max(0) as u64);
+                Ok(true)
+            })
             .await?;
-        if removed > 0 {
+        if removed {
             self.depth.fetch_sub(1, Ordering::Relaxed);
         }
         Ok(())
+    }
+}
+
+/// Copies `source` into `blob` through a [`SPOOL_BUFFER`]-sized buffer.
+fn copy(source: &mut impl std::io::Read, blob: &mut impl std::io::Write) -> std::io::Result<()> {
+    let mut buffer = vec![0; SPOOL_BUFFER];
+    loop {
+        let read = source.read(&mut buffer)?;
+        if read == 0 {
+            return Ok(());
+        }
+        blob.write_all(&buffer[..read])?;
     }
 }
 
@@ -246,10 +415,10 @@ fn decode_headers(bytes: &[u8]) -> Vec<Header> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http_body_util::Full;
 
-    fn request(name: &str, body: &'static [u8]) -> QueuedRequest {
-        QueuedRequest {
-            id: 0,
+    fn arrival(name: &str) -> Arrival {
+        Arrival {
             name: name.into(),
             arrived_us: 7,
             method: "POST".into(),
@@ -258,53 +427,113 @@ mod tests {
                 ("x-a".into(), b"1".to_vec()),
                 ("x-a".into(), b"2: b".to_vec()),
             ],
-            body: Bytes::from_static(body),
         }
+    }
+
+    const BOUNDS: Bounds = Bounds {
+        max_requests: 2,
+        max_bytes: 10,
+        max_total_bytes: 1 << 20,
+    };
+
+    /// Queues `body` for `name` as the ingress does: reserve, spool, push.
+    async fn push(queue: &Queue, name: &str, body: &'static [u8]) -> Result<i64, Refused> {
+        let reservation = queue
+            .reserve(name, body.len() as u64, BOUNDS)
+            .await
+            .unwrap()?;
+        let spooled = super::super::spool::spool(
+            queue.spool_dir(),
+            Full::new(Bytes::from_static(body)),
+            reservation,
+            1 << 20,
+        )
+        .await
+        .unwrap();
+        Ok(queue.push(arrival(name), spooled).await.unwrap())
+    }
+
+    async fn body(queue: &Queue, item: &QueuedRequest) -> Vec<u8> {
+        let mut out = Vec::new();
+        while (out.len() as u64) < item.body_len {
+            let chunk = queue
+                .body_chunk(item.id, out.len() as u64, 3)
+                .await
+                .unwrap();
+            assert!(!chunk.is_empty());
+            out.extend_from_slice(&chunk);
+        }
+        out
+    }
+
+    #[test]
+    fn the_queue_commits_to_disk_before_answering() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = Queue::open(Some(dir.path())).unwrap();
+        let conn = queue.conn.lock().unwrap();
+        let synchronous: i64 = conn
+            .query_row("PRAGMA synchronous", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(synchronous, 2, "synchronous=FULL");
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
     }
 
     #[tokio::test]
     async fn queues_in_order_within_bounds_and_survives_reopening() {
         let dir = tempfile::tempdir().unwrap();
-        let bounds = Bounds {
-            max_requests: 2,
-            max_bytes: 10,
-        };
+        let instance;
         {
             let queue = Queue::open(Some(dir.path())).unwrap();
-            queue
-                .push(request("a", b"first"), bounds)
-                .await
-                .unwrap()
-                .unwrap();
-            queue
-                .push(request("a", b"second"), bounds)
-                .await
-                .unwrap()
-                .unwrap_err();
-            queue
-                .push(request("a", b"2nd"), bounds)
-                .await
-                .unwrap()
-                .unwrap();
-            queue
-                .push(request("a", b"x"), bounds)
-                .await
-                .unwrap()
-                .unwrap_err();
+            instance = queue.instance().to_string();
+            push(&queue, "a", b"first").await.unwrap();
+            assert_eq!(
+                push(&queue, "a", b"second").await.unwrap_err(),
+                Refused::NameFull
+            );
+            push(&queue, "a", b"2nd").await.unwrap();
+            assert_eq!(
+                push(&queue, "a", b"x").await.unwrap_err(),
+                Refused::NameFull
+            );
             queue.claim("a", [1; 32], false, false).await.unwrap();
+            assert_eq!(queue.bytes(), 8, "what was refused holds no room");
         }
         let queue = Queue::open(Some(dir.path())).unwrap();
-        assert_eq!(queue.depth(), 2);
+        assert_eq!(queue.instance(), instance, "the instance id is kept");
+        assert_eq!((queue.depth(), queue.bytes()), (2, 8));
         assert_eq!(queue.owner("a").await.unwrap(), Some([1; 32]));
         let first = queue.oldest("a").await.unwrap().unwrap();
-        assert_eq!(first.body.as_ref(), b"first");
-        assert_eq!(first.headers, request("a", b"").headers);
+        assert_eq!(body(&queue, &first).await, b"first");
+        assert_eq!(first.headers, arrival("a").headers);
         queue.delete(first.id).await.unwrap();
-        assert_eq!(
-            queue.oldest("a").await.unwrap().unwrap().body.as_ref(),
-            b"2nd"
-        );
+        let second = queue.oldest("a").await.unwrap().unwrap();
+        assert_eq!(body(&queue, &second).await, b"2nd");
         assert!(queue.oldest("b").await.unwrap().is_none());
-        assert_eq!(queue.depth(), 1);
+        assert_eq!((queue.depth(), queue.bytes()), (1, 3));
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("spool")).unwrap().count(),
+            0,
+            "no spool file is left behind"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_relay_wide_cap_counts_every_name() {
+        let queue = Queue::open(None).unwrap();
+        let bounds = Bounds {
+            max_requests: 10,
+            max_bytes: 10,
+            max_total_bytes: 12,
+        };
+        let first = queue.reserve("a", 8, bounds).await.unwrap().unwrap();
+        assert_eq!(
+            queue.reserve("b", 8, bounds).await.unwrap().unwrap_err(),
+            Refused::RelayFull
+        );
+        drop(first);
+        assert!(queue.reserve("b", 8, bounds).await.unwrap().is_ok());
     }
 }

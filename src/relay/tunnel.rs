@@ -18,7 +18,7 @@ use tracing::{debug, info};
 use super::Shared;
 use super::admit::{admit, refusal};
 use super::auth;
-use super::delivery::deliver_queue;
+use super::delivery::{deliver_queue, kick};
 use super::peers::Peer;
 use super::registry::Session;
 use crate::body::BoxBody;
@@ -236,6 +236,9 @@ async fn accept<S>(
     );
     if admission.queued > 0 {
         tokio::spawn(deliver_queue(shared.clone(), session.clone()));
+    } else if matches!(shared.queue.pending(&session.name).await, Ok(n) if n > 0) {
+        // Queued between the admission's look at the queue and now.
+        kick(shared.clone(), session.clone()).await;
     }
     tokio::pin!(conn);
     let (why, conn_open) = tokio::select! {

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, OpenFlags, OptionalExtension};
 use tokio::sync::broadcast;
 
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, ExchangeId};
 use crate::signature::Verdict;
 
 pub use pending::DEFAULT_MAX_PENDING_BYTES;
@@ -201,6 +201,17 @@ impl Store {
         exchange: Exchange,
         committed: Option<tokio::sync::oneshot::Sender<Arc<Exchange>>>,
     ) {
+        self.record_queued_then(exchange, None, committed);
+    }
+
+    /// [`Store::record_then`] for a queued request the relay delivered, kept with the
+    /// relay's `queued_id` (see [`Store::queued_record`]).
+    pub fn record_queued_then(
+        &self,
+        exchange: Exchange,
+        queued_id: Option<String>,
+        committed: Option<tokio::sync::oneshot::Sender<Arc<Exchange>>>,
+    ) {
         let Some(admitted) = self.pending.admit(&exchange) else {
             return;
         };
@@ -208,6 +219,7 @@ impl Store {
             exchange: Box::new(exchange),
             size: admitted.size,
             committed,
+            queued_id,
         };
         // The thread keeps the receiver until every handle is gone: it cannot fail.
         let _ = self.ops.send(Op::Insert(insert));
@@ -239,6 +251,22 @@ impl Store {
             .send(Op::Flush(tx))
             .map_err(|_| anyhow::anyhow!("the store writer has stopped"))?;
         rx.await.context("the store writer has stopped")?
+    }
+
+    /// The committed record of the queued request `queued_id` that reached the app, if
+    /// any: the relay then delivered it before without hearing that it was recorded.
+    /// Waits first for every record begun before to be committed.
+    pub async fn queued_record(&self, queued_id: &str) -> anyhow::Result<Option<ExchangeId>> {
+        self.flush().await?;
+        let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());
+        let id: Option<i64> = conn
+            .query_row(
+                "SELECT id FROM exchanges WHERE queued_id = ?1 AND status IS NOT NULL LIMIT 1",
+                [queued_id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(id.map(|id| ExchangeId::from_u64(id as u64)))
     }
 
     /// The newest exchanges matching `filter`, newest first.

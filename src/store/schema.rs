@@ -12,7 +12,8 @@ use crate::signature::Verdict;
 const PAGE_SIZE: i64 = 16 * 1024;
 
 /// The schema version this build writes (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+/// 2 added `queued_id`.
+pub const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS exchanges (
@@ -35,8 +36,19 @@ CREATE TABLE IF NOT EXISTS exchanges (
     duration_us    INTEGER NOT NULL,
     error          TEXT,
     replay_of      TEXT,
-    verdict        TEXT
+    verdict        TEXT,
+    queued_id      TEXT -- the relay's id of a queued request (`x-hooktap-queued-id`)
 );
+CREATE INDEX IF NOT EXISTS exchanges_by_queued_id ON exchanges (queued_id)
+    WHERE queued_id IS NOT NULL;
+";
+
+/// From schema 1 to 2: the relay's id of each queued request, so a second delivery of
+/// one is recognised.
+const MIGRATE_1_TO_2: &str = "
+ALTER TABLE exchanges ADD COLUMN queued_id TEXT;
+CREATE INDEX IF NOT EXISTS exchanges_by_queued_id ON exchanges (queued_id)
+    WHERE queued_id IS NOT NULL;
 ";
 
 /// The schema version of the store behind `conn`, refusing one this build cannot read.
@@ -71,8 +83,15 @@ pub fn prepare(conn: &Connection, in_memory: bool) -> anyhow::Result<()> {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
     }
     if version < SCHEMA_VERSION {
-        conn.execute_batch(SCHEMA)?;
-        conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        let tx = conn.unchecked_transaction()?;
+        if version == 0 {
+            tx.execute_batch(SCHEMA)?;
+        }
+        if version == 1 {
+            tx.execute_batch(MIGRATE_1_TO_2)?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
     }
     Ok(())
 }
@@ -90,14 +109,20 @@ pub fn insert_statement(conn: &Connection) -> rusqlite::Result<CachedStatement<'
     conn.prepare_cached(
         "INSERT INTO exchanges (id, received_at_us, source, public_url, target, method, uri,
             version, req_headers, req_body, req_body_size, status, resp_headers, resp_body,
-            resp_body_size, ttfb_us, duration_us, error, replay_of, verdict)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+            resp_body_size, ttfb_us, duration_us, error, replay_of, verdict, queued_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+            ?21)",
     )
 }
 
-/// Inserts one exchange with [`insert_statement`] (an id already taken is refused);
-/// gives the bytes its bodies and headers take in the store.
-pub fn insert(stmt: &mut Statement<'_>, ex: &Exchange) -> rusqlite::Result<u64> {
+/// Inserts one exchange with [`insert_statement`] (an id already taken is refused), with
+/// the relay's id of the queued request it records, if any; gives the bytes its bodies
+/// and headers take in the store.
+pub fn insert(
+    stmt: &mut Statement<'_>,
+    ex: &Exchange,
+    queued_id: Option<&str>,
+) -> rusqlite::Result<u64> {
     let resp = ex.response.as_ref();
     let req_headers = encode_headers(&ex.request.headers);
     let resp_headers = resp.map(|r| encode_headers(&r.headers));
@@ -128,6 +153,7 @@ pub fn insert(stmt: &mut Statement<'_>, ex: &Exchange) -> rusqlite::Result<u64> 
         ex.verdict
             .as_ref()
             .map(|v| serde_json::to_string(v).expect("a verdict always serialises")),
+        queued_id,
     ])?;
     Ok(bytes as u64)
 }
@@ -234,6 +260,44 @@ mod tests {
         let reopened = Connection::open(&old_path).unwrap();
         prepare(&reopened, false).unwrap();
         assert_eq!(page_size(&reopened), 4096);
+    }
+
+    #[test]
+    fn a_schema_1_store_gains_the_queued_id_and_keeps_its_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let v1 = Connection::open(&path).unwrap();
+        let table = SCHEMA[..SCHEMA.find(",\n    queued_id").unwrap()].to_string() + "\n);";
+        v1.execute_batch(&table).unwrap();
+        v1.pragma_update(None, "user_version", 1).unwrap();
+        v1.execute(
+            "INSERT INTO exchanges (id, received_at_us, source, target, method, uri, version,
+                 req_headers, req_body, req_body_size, duration_us)
+             VALUES (1, 1, 'local', 't', 'GET', '/old', 'HTTP/1.1', x'', x'', 0, 0)",
+            [],
+        )
+        .unwrap();
+        drop(v1);
+        let conn = Connection::open(&path).unwrap();
+        prepare(&conn, false).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+        let (uri, queued): (String, Option<String>) = conn
+            .query_row("SELECT uri, queued_id FROM exchanges", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((uri.as_str(), queued), ("/old", None));
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM exchanges WHERE queued_id = 'a-1'",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("exchanges_by_queued_id"), "{plan}");
     }
 
     #[test]

@@ -19,6 +19,8 @@ pub struct Insert {
     pub size: usize,
     /// Told the record as committed, with its final id.
     pub committed: Option<oneshot::Sender<Arc<Exchange>>>,
+    /// The relay's id of the queued request it records.
+    pub queued_id: Option<String>,
 }
 
 impl Insert {
@@ -29,6 +31,7 @@ impl Insert {
             exchange: Box::new(exchange),
             size,
             committed: None,
+            queued_id: None,
         }
     }
 }
@@ -159,12 +162,13 @@ impl Writer {
                 Op::Insert(Insert {
                     mut exchange,
                     committed: waiter,
+                    queued_id,
                     ..
                 }) => {
                     if let Some(verdict) = &self.verdict {
                         exchange.verdict = verdict(&exchange);
                     }
-                    self.bytes += insert_unique(&mut insert, &mut exchange)?;
+                    self.bytes += insert_unique(&mut insert, &mut exchange, queued_id.as_deref())?;
                     self.count += 1;
                     committed.push((*exchange, waiter));
                 }
@@ -225,11 +229,15 @@ fn enforce_retention(
 
 /// Inserts `ex`, moving it to the next free id while another record holds its id; gives
 /// the bytes it takes.
-fn insert_unique(stmt: &mut rusqlite::Statement<'_>, ex: &mut Exchange) -> anyhow::Result<u64> {
+fn insert_unique(
+    stmt: &mut rusqlite::Statement<'_>,
+    ex: &mut Exchange,
+    queued_id: Option<&str>,
+) -> anyhow::Result<u64> {
     // Each clash is with a record another process made in the same millisecond: a few at
     // most. The bound only keeps a damaged store from looping.
     for _ in 0..100_000 {
-        match schema::insert(stmt, ex) {
+        match schema::insert(stmt, ex, queued_id) {
             Ok(bytes) => return Ok(bytes),
             Err(err) if is_id_clash(&err) => {
                 ex.id = ex
@@ -289,6 +297,7 @@ mod tests {
                 exchange: Box::new(b),
                 size: 0,
                 committed: Some(tx),
+                queued_id: None,
             }),
         ]);
         assert_eq!(paths(&writer), ["/a", "/b"], "both kept");

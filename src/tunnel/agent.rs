@@ -153,6 +153,7 @@ pub async fn start(
         dialer,
         forwarder,
         resume_key: None,
+        deliveries: Default::default(),
     };
     let (ws, welcome) = agent.connect().await?;
     let (tx, events) = mpsc::unbounded_channel();
@@ -169,6 +170,8 @@ struct Agent {
     dialer: Dialer,
     forwarder: Forwarder,
     resume_key: Option<String>,
+    /// Queued deliveries in progress, across reconnects.
+    deliveries: super::queued::Deliveries,
 }
 
 impl Agent {
@@ -267,10 +270,12 @@ impl Agent {
     /// Serves h2 over the tunnel until it ends; returns how it ended.
     async fn serve(&self, ws: Ws, shutdown: &CancellationToken) -> Ended {
         let forwarder = self.forwarder.clone();
+        let deliveries = self.deliveries.clone();
         let replaced = CancellationToken::new();
         let told = replaced.clone();
         let service = service_fn(move |req: Request<Incoming>| {
             let forwarder = forwarder.clone();
+            let deliveries = deliveries.clone();
             let told = told.clone();
             async move {
                 if let Some(control) = req.headers().get(proto::HEADER_CONTROL) {
@@ -281,7 +286,7 @@ impl Agent {
                         crate::body::BoxBody::default(),
                     ));
                 }
-                Ok::<_, Infallible>(handle(&forwarder, req).await)
+                Ok::<_, Infallible>(handle(&forwarder, &deliveries, req).await)
             }
         });
         let heartbeat = self.config.heartbeat;
@@ -337,9 +342,11 @@ impl Agent {
 /// How long shutdown waits for the tunnel's requests in flight.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Turns a tunnelled request back into what the sender sent and forwards it.
+/// Turns a tunnelled request back into what the sender sent and forwards it (a queued
+/// one through [`super::queued::deliver`]).
 async fn handle(
     forwarder: &Forwarder,
+    deliveries: &super::queued::Deliveries,
     mut req: Request<Incoming>,
 ) -> http::Response<crate::body::BoxBody> {
     let headers = req.headers_mut();
@@ -348,6 +355,7 @@ async fn handle(
     let public_url = text(headers.remove(proto::HEADER_PUBLIC_URL));
     let queued_at =
         text(headers.remove(proto::HEADER_QUEUED_AT)).and_then(|v| v.parse::<i64>().ok());
+    let queued_id = text(headers.remove(proto::HEADER_QUEUED_ID));
     let version = text(headers.remove(proto::HEADER_HTTP_VERSION));
     for name in proto::INTERNAL_HEADERS {
         headers.remove(name);
@@ -364,7 +372,12 @@ async fn handle(
     });
     meta.public_url = public_url;
     meta.received_at_us = queued_at;
-    forwarder.forward(req, meta).await
+    match queued_id.filter(|_| queued_at.is_some()) {
+        Some(queued_id) => {
+            super::queued::deliver(forwarder, deliveries, req, meta, queued_id).await
+        }
+        None => forwarder.forward(req, meta).await,
+    }
 }
 
 /// Exponential backoff with jitter: attempt 1 waits about `min`, doubling up to `max`;

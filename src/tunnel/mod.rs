@@ -4,6 +4,7 @@ pub mod agent;
 pub mod dial;
 pub mod frame;
 pub mod protocol;
+pub mod queued;
 pub mod wsio;
 
 pub use agent::{AgentConfig, ConnectError, Tunnel, TunnelEvent, start};

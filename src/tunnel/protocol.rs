@@ -66,6 +66,12 @@ pub const HEADER_QUEUED: &str = "x-hooktap-queued";
 /// Header on a redelivered queued request: its queue entry id.
 pub const HEADER_QUEUED_ID: &str = "x-hooktap-queued-id";
 
+/// Trailer the agent ends its answer to a queued request with, once the exchange's
+/// record is committed in its store: the record's id. The relay deletes a queued entry
+/// only when it has read this; the agent sends it at once, without asking the app again,
+/// for a queued id it has already recorded.
+pub const TRAILER_COMMITTED: &str = "x-hooktap-committed";
+
 /// Header carrying the HTTP version the sender used (`HTTP/1.1`), since the tunnel
 /// itself is HTTP/2.
 pub const HEADER_HTTP_VERSION: &str = "x-hooktap-http-version";
