@@ -296,6 +296,34 @@ pub fn format_time(micros: i64) -> String {
 }
 
 #[cfg(test)]
+impl Exchange {
+    /// A bare local exchange for unit tests: `POST uri` to the app on port 5000, no
+    /// headers, no body, no response; tests set what they look at.
+    pub fn for_test(uri: &str) -> Self {
+        Self {
+            id: ExchangeId::generate(),
+            received_at_us: 0,
+            source: Source::Local,
+            public_url: None,
+            target: format!("http://127.0.0.1:5000{uri}"),
+            request: RecordedRequest {
+                method: "POST".into(),
+                uri: uri.into(),
+                version: "HTTP/1.1".into(),
+                headers: Vec::new(),
+                body: Body::default(),
+            },
+            response: None,
+            ttfb_us: None,
+            duration_us: 0,
+            error: None,
+            replay_of: None,
+            verdict: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -339,25 +367,6 @@ mod tests {
     }
 
     fn sample() -> Exchange {
-        Exchange {
-            id: ExchangeId::generate(),
-            received_at_us: 0,
-            source: Source::Local,
-            public_url: None,
-            target: "http://127.0.0.1:1".into(),
-            request: RecordedRequest {
-                method: "GET".into(),
-                uri: "/".into(),
-                version: "HTTP/1.1".into(),
-                headers: vec![],
-                body: Body::default(),
-            },
-            response: None,
-            ttfb_us: None,
-            duration_us: 0,
-            error: None,
-            replay_of: None,
-            verdict: None,
-        }
+        Exchange::for_test("/")
     }
 }

@@ -333,28 +333,11 @@ pub fn show(ex: &Exchange) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{ExchangeId, RecordedRequest};
 
     fn exchange(verdict: Verdict) -> Exchange {
         Exchange {
-            id: ExchangeId::generate(),
-            received_at_us: 0,
-            source: Source::Local,
-            public_url: None,
-            target: "http://127.0.0.1:5000/".into(),
-            request: RecordedRequest {
-                method: "POST".into(),
-                uri: "/".into(),
-                version: "HTTP/1.1".into(),
-                headers: Vec::new(),
-                body: Body::default(),
-            },
-            response: None,
-            ttfb_us: None,
-            duration_us: 0,
-            error: None,
-            replay_of: None,
             verdict: Some(verdict),
+            ..Exchange::for_test("/")
         }
     }
 

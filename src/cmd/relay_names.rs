@@ -24,12 +24,7 @@ pub async fn names(args: RelayDataArgs) -> anyhow::Result<()> {
         emit(format!("hooktap: the relay in {dir} has handed out no names yet\n").as_bytes())?;
         return Ok(());
     }
-    let width = entries
-        .iter()
-        .map(|e| e.name.len())
-        .max()
-        .unwrap_or(0)
-        .max(4);
+    let width = name_width(entries.iter().map(|e| e.name.as_str()));
     let mut out = format!("{:width$}  {:18}  QUEUED\n", "NAME", "OWNER");
     for entry in &entries {
         out.push_str(&format!(
@@ -75,12 +70,7 @@ pub async fn queue(args: RelayDataArgs) -> anyhow::Result<()> {
         emit(format!("hooktap: the relay in {dir} holds no queued requests\n").as_bytes())?;
         return Ok(());
     }
-    let width = entries
-        .iter()
-        .map(|e| e.name.len())
-        .max()
-        .unwrap_or(0)
-        .max(4);
+    let width = name_width(entries.iter().map(|e| e.name.as_str()));
     let mut out = format!(
         "{:>6}  {:width$}  {:6}  {:>8}  {:>9}  {:20}  REQUEST\n",
         "ID", "NAME", "STATE", "ATTEMPTS", "BYTES", "ARRIVED"
@@ -105,4 +95,9 @@ pub async fn queue(args: RelayDataArgs) -> anyhow::Result<()> {
     }
     emit(out.as_bytes())?;
     Ok(())
+}
+
+/// The width of a NAME column holding `names` (at least the header's).
+fn name_width<'a>(names: impl Iterator<Item = &'a str>) -> usize {
+    names.map(str::len).max().unwrap_or(0).max("NAME".len())
 }

@@ -163,36 +163,18 @@ mod tests {
 
     #[test]
     fn token_headers_are_hidden_and_lengths_stay_true() {
-        use crate::exchange::{ExchangeId, RecordedRequest, Source};
         let header = |n: &str, v: &str| (n.to_string(), v.as_bytes().to_vec());
         let body = br#"{"key":"whsec_abc123"}"#;
-        let ex = Exchange {
-            id: ExchangeId::generate(),
-            received_at_us: 0,
-            source: Source::Local,
-            public_url: None,
-            target: "http://127.0.0.1:5000/".into(),
-            request: RecordedRequest {
-                method: "POST".into(),
-                uri: "/".into(),
-                version: "HTTP/1.1".into(),
-                headers: vec![
-                    header("X-Gitlab-Token", "glt"),
-                    header("X-Api-Key", "k"),
-                    header("x-auth-token", "t"),
-                    header("X-Acme-Signature", "sig"),
-                    header("X-Other", "kept"),
-                    header("Content-Length", &body.len().to_string()),
-                ],
-                body: Body::full(body.to_vec()),
-            },
-            response: None,
-            ttfb_us: None,
-            duration_us: 0,
-            error: None,
-            replay_of: None,
-            verdict: None,
-        };
+        let mut ex = Exchange::for_test("/");
+        ex.request.headers = vec![
+            header("X-Gitlab-Token", "glt"),
+            header("X-Api-Key", "k"),
+            header("x-auth-token", "t"),
+            header("X-Acme-Signature", "sig"),
+            header("X-Other", "kept"),
+            header("Content-Length", &body.len().to_string()),
+        ];
+        ex.request.body = Body::full(body.to_vec());
         let r =
             Redactor::new(true, ["whsec_abc123".to_string()]).with_headers(["X-Acme-Signature"]);
         let out = r.exchange(&ex);

@@ -310,29 +310,14 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::exchange::{Body, ExchangeId, Source};
+    use crate::exchange::Source;
 
     fn exchange(public_url: Option<&str>) -> Exchange {
-        Exchange {
-            id: ExchangeId::generate(),
-            received_at_us: 0,
-            source: Source::Relay,
-            public_url: public_url.map(str::to_string),
-            target: "http://127.0.0.1:5000/hook?x=1".into(),
-            request: RecordedRequest {
-                method: "POST".into(),
-                uri: "/hook?x=1".into(),
-                version: "HTTP/1.1".into(),
-                headers: vec![("a".into(), b"1".to_vec()), ("A".into(), b"2".to_vec())],
-                body: Body::default(),
-            },
-            response: None,
-            ttfb_us: None,
-            duration_us: 0,
-            error: None,
-            replay_of: None,
-            verdict: None,
-        }
+        let mut ex = Exchange::for_test("/hook?x=1");
+        ex.source = Source::Relay;
+        ex.public_url = public_url.map(str::to_string);
+        ex.request.headers = vec![("a".into(), b"1".to_vec()), ("A".into(), b"2".to_vec())];
+        ex
     }
 
     #[test]
