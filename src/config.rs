@@ -18,16 +18,16 @@
 //! ```
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::Context;
 use serde::Deserialize;
 
-use crate::cli::SecretArgs;
-use crate::cmd::UsageError;
+use crate::secret::Secret as Text;
 use crate::signature::mac::{Algorithm, Encoding, TimeFormat};
 use crate::signature::template::{Part, Stamp, StampSource, TemplateScheme, parse_template};
 use crate::signature::{PROVIDERS, Secret, Verifier};
+use crate::usage::UsageError;
 
 /// The config file name looked for in the working directory.
 pub const FILE_NAME: &str = "hooktap.toml";
@@ -170,7 +170,7 @@ pub fn load(path: &Path) -> anyhow::Result<Config> {
 }
 
 /// The config to use: `--config PATH` (which must exist), else `./hooktap.toml` if present.
-fn find(explicit: Option<&PathBuf>) -> anyhow::Result<Config> {
+fn find(explicit: Option<&Path>) -> anyhow::Result<Config> {
     match explicit {
         Some(path) if !path.exists() => Err(UsageError(format!(
             "the config file {} does not exist; check the --config path",
@@ -183,10 +183,22 @@ fn find(explicit: Option<&PathBuf>) -> anyhow::Result<Config> {
     }
 }
 
-impl SecretArgs {
-    /// The verifier these flags and the config file describe (flags win over the file).
-    pub fn verifier(&self) -> anyhow::Result<Verifier> {
-        let config = find(self.config.as_ref())?;
+/// Where secrets come from: `--verify PROVIDER=SECRET` values, the config file
+/// (`--config`, or `./hooktap.toml`), and a pinned provider (`--provider`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SecretSources<'a> {
+    /// `PROVIDER=SECRET` texts, unchecked.
+    pub flags: &'a [Text],
+    /// An explicit config file.
+    pub config: Option<&'a Path>,
+    /// Check every request as this provider.
+    pub provider: Option<&'a str>,
+}
+
+/// The verifier `sources` describe (flags win over the file).
+pub fn verifier(sources: SecretSources<'_>) -> anyhow::Result<Verifier> {
+    {
+        let config = find(sources.config)?;
         let generic = config
             .generic
             .iter()
@@ -214,10 +226,13 @@ impl SecretArgs {
                     ))
                 })?,
             };
-            secrets.insert(name.clone(), Secret::new(name, &text).map_err(UsageError)?);
+            secrets.insert(
+                name.clone(),
+                Secret::for_provider(name, &text).map_err(UsageError)?,
+            );
         }
-        for flag in &self.verify {
-            let Some((name, text)) = flag.0.split_once('=') else {
+        for flag in sources.flags {
+            let Some((name, text)) = flag.expose().split_once('=') else {
                 return Err(UsageError(
                     "--verify takes PROVIDER=SECRET, e.g. --verify stripe=whsec_...".into(),
                 )
@@ -227,11 +242,14 @@ impl SecretArgs {
             if !known(&name) {
                 return Err(unknown(&name, "--verify").into());
             }
-            secrets.insert(name.clone(), Secret::new(&name, text).map_err(UsageError)?);
+            secrets.insert(
+                name.clone(),
+                Secret::for_provider(&name, text).map_err(UsageError)?,
+            );
         }
-        let pin = self
+        let pin = sources
             .provider
-            .clone()
+            .map(str::to_string)
             .or(config.pin)
             .map(|p| p.to_ascii_lowercase());
         if let Some(pin) = &pin

@@ -8,7 +8,7 @@ use common::cli::{BIN, run};
 use common::replay::{forwarder, memory_store, require_subcommand};
 use common::{App, send, within};
 use hooktap::api::ApiServer;
-use hooktap::cli_replay::ApiToken;
+use hooktap::secret::Secret;
 use http_body_util::Full;
 use hyper::Request;
 use serde_json::Value;
@@ -190,7 +190,7 @@ async fn a_non_loopback_api_needs_allow_remote_and_a_token() {
     // With a token, every request must carry it (checked here on loopback).
     let mut app = App::start().await;
     let store = memory_store();
-    let token = ApiToken("s3cret-token".into());
+    let token = Secret::verbatim("s3cret-token");
     let server = ApiServer::bind(
         "127.0.0.1:0".parse().unwrap(),
         forwarder(&store, &app),

@@ -192,7 +192,8 @@ async fn resign_turns_expired_stripe_and_standard_webhooks_requests_into_valid_o
 async fn the_api_resigns_when_asked_and_says_why_it_cannot() {
     use bytes::Bytes;
     use hooktap::api::ApiServer;
-    use hooktap::cli::{SecretArgs, SecretFlag};
+    use hooktap::config::{SecretSources, verifier};
+    use hooktap::secret::Secret;
     use http_body_util::Full;
     use hyper::Request;
     use std::time::Duration;
@@ -224,12 +225,11 @@ async fn the_api_resigns_when_asked_and_says_why_it_cannot() {
     let mut apis = Vec::new();
     for secrets in [vec![format!("stripe={STRIPE_SECRET}")], vec![]] {
         // No --config: ./hooktap.toml is used if present, and the crate root has none.
-        let verifier = SecretArgs {
-            verify: secrets.into_iter().map(SecretFlag).collect(),
-            config: None,
-            provider: None,
-        }
-        .verifier()
+        let flags: Vec<Secret> = secrets.into_iter().map(Secret::verbatim).collect();
+        let verifier = verifier(SecretSources {
+            flags: &flags,
+            ..SecretSources::default()
+        })
         .unwrap();
         let server = ApiServer::bind(
             "127.0.0.1:0".parse().unwrap(),

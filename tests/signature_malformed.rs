@@ -30,7 +30,8 @@ fn with_header(req: &RecordedRequest, name: &str, value: &[u8]) -> RecordedReque
 
 /// A verifier with the case's secret and its provider pinned.
 fn pinned(case: &Case) -> Verifier {
-    let secret = Secret::new(&case.provider, &case.secret).expect("vector secrets are valid");
+    let secret =
+        Secret::for_provider(&case.provider, &case.secret).expect("vector secrets are valid");
     Verifier::new(
         [(case.provider.clone(), secret)],
         Vec::new(),

@@ -108,7 +108,7 @@ fn generic_schemes_round_trip_in_every_shape() {
         let verifier = Verifier::new(
             [(
                 "acme".to_string(),
-                Secret::new("acme", "s3cret").expect("secret"),
+                Secret::for_provider("acme", "s3cret").expect("secret"),
             )],
             vec![("acme".into(), scheme.scheme().expect("valid scheme"))],
             None,

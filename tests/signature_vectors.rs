@@ -31,7 +31,8 @@ fn every_public_vector_gives_its_expected_verdict() {
 #[test]
 fn pinning_the_provider_gives_the_same_verdicts() {
     for case in cases() {
-        let secret = Secret::new(&case.provider, &case.secret).expect("vector secrets are valid");
+        let secret =
+            Secret::for_provider(&case.provider, &case.secret).expect("vector secrets are valid");
         let verifier = Verifier::new(
             [(case.provider.clone(), secret)],
             Vec::new(),

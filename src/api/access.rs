@@ -60,7 +60,7 @@ pub(super) fn check_access(
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
             .unwrap_or("");
-        if !bool::from(given.as_bytes().ct_eq(token.0.as_bytes())) {
+        if !bool::from(given.as_bytes().ct_eq(token.bytes())) {
             let mut response = error(
                 StatusCode::UNAUTHORIZED,
                 "missing or wrong API token: send Authorization: Bearer <token>",

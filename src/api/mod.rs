@@ -16,19 +16,44 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
-use crate::cli_replay::{ApiArgs, ApiToken};
-use crate::cmd::UsageError;
 use crate::forward::Forwarder;
 use crate::replay::{Resign, resign_with};
+use crate::secret::Secret;
 use crate::signature::Verifier;
+use crate::usage::UsageError;
 
 /// The API's address when `--api-addr` is not given.
-pub const DEFAULT_ADDR: &str = "127.0.0.1:4748";
+pub const DEFAULT_ADDR: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 4748);
 /// Largest request body the API reads.
 const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Listing size when `?limit=` is absent, and the most one listing returns.
 const DEFAULT_LIMIT: usize = 100;
 const MAX_LIMIT: usize = 10_000;
+
+/// Where the API listens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ApiAddr {
+    /// [`DEFAULT_ADDR`]; when it is taken the API is off, with a warning (the capture
+    /// matters more than the API).
+    #[default]
+    Default,
+    /// This address; failing to bind it is an error.
+    At(SocketAddr),
+    /// No API.
+    Off,
+}
+
+/// The API of a `listen` session.
+#[derive(Clone, Debug, Default)]
+pub struct ApiConfig {
+    /// Where.
+    pub addr: ApiAddr,
+    /// Allow an address other than loopback (needs `token`).
+    pub allow_remote: bool,
+    /// The bearer token every request must carry.
+    pub token: Option<Secret>,
+}
 
 /// The API listener, bound and ready to [`run`](ApiServer::run).
 pub struct ApiServer {
@@ -40,7 +65,7 @@ struct State {
     /// The address bound: its origin is the only one a browser may call from.
     addr: SocketAddr,
     forwarder: Forwarder,
-    token: Option<ApiToken>,
+    token: Option<Secret>,
     loopback: bool,
     resign: Option<Resign>,
 }
@@ -51,7 +76,7 @@ impl ApiServer {
         addr: SocketAddr,
         forwarder: Forwarder,
         allow_remote: bool,
-        token: Option<ApiToken>,
+        token: Option<Secret>,
     ) -> anyhow::Result<Self> {
         let loopback = addr.ip().is_loopback();
         let remote_allowed = allow_remote && token.is_some();
@@ -136,31 +161,19 @@ impl ApiServer {
     }
 }
 
-/// Binds the API as `listen`'s flags say: `None` when it is off, or when the default
-/// address is taken (a warning says so; the capture matters more than the API).
+/// Binds the API as `config` says: `None` when it is off, or when the default address is
+/// taken (a warning says so; the capture matters more than the API).
 pub async fn bind_for_listen(
-    args: &ApiArgs,
+    config: &ApiConfig,
     forwarder: Forwarder,
     verifier: Verifier,
 ) -> anyhow::Result<Option<ApiServer>> {
-    let explicit = args.api_addr.is_some();
-    let text = args.api_addr.as_deref().unwrap_or(DEFAULT_ADDR).trim();
-    if text.eq_ignore_ascii_case("off") {
-        return Ok(None);
-    }
-    let addr: SocketAddr = text.parse().map_err(|_| {
-        UsageError(format!(
-            "--api-addr '{text}' is not an address: use e.g. 127.0.0.1:4748, or off"
-        ))
-    })?;
-    match ApiServer::bind(
-        addr,
-        forwarder,
-        args.api_allow_remote,
-        args.api_token.clone(),
-    )
-    .await
-    {
+    let (addr, explicit) = match config.addr {
+        ApiAddr::Off => return Ok(None),
+        ApiAddr::Default => (DEFAULT_ADDR, false),
+        ApiAddr::At(addr) => (addr, true),
+    };
+    match ApiServer::bind(addr, forwarder, config.allow_remote, config.token.clone()).await {
         Ok(server) => Ok(Some(server.with_verifier(verifier))),
         Err(err) if !explicit && err.downcast_ref::<UsageError>().is_none() => {
             eprintln!("hooktap: the local API is off: {err:#}");

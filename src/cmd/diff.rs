@@ -1,7 +1,7 @@
 //! `hooktap diff`: a replay against its original, or any two records.
 
 use super::{UsageError, emit};
-use crate::cli_replay::DiffArgs;
+use crate::cli::DiffArgs;
 use crate::select::lookup_error;
 
 /// Runs `hooktap diff`.

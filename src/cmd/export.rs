@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context;
 
-use crate::cli_replay::ExportArgs;
+use crate::cli::ExportArgs;
 use crate::export::redact::Redactor;
 use crate::export::{Format, write};
 use crate::select::select;

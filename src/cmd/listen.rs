@@ -1,67 +1,41 @@
-//! `hooktap listen`: the capture listener, the forwarder and the headless output.
+//! `hooktap listen`'s headless frontend: a [`Session`], its lines (or NDJSON) on stdout,
+//! until Ctrl-C. On a terminal the inspector is the frontend instead (`listen_tui.rs`).
 
 use std::sync::Arc;
 
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
-use tokio_util::sync::CancellationToken;
 
-use super::{UsageError, emit, store_location};
-use crate::capture::CaptureServer;
+use super::emit;
 use crate::cli::ListenArgs;
 use crate::exchange::Exchange;
-use crate::forward::{ForwardConfig, Forwarder};
 use crate::output;
-use crate::store::{Options, Store};
-use crate::target::Target;
+use crate::session::{Session, TunnelStatus};
 
 /// Runs `hooktap listen` until Ctrl-C.
 pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
-    let target = Target::parse(&args.target).map_err(|e| UsageError(e.to_string()))?;
-    let verifier = args.secrets.verifier()?;
-    let api_verifier = verifier.clone();
-    let store = Store::open(Options {
-        location: store_location(&args.store)?,
-        retain: args.retain,
-        retain_bytes: args.retain_bytes.map(|b| b as u64),
-        verdict: Some(Arc::new(move |ex: &Exchange| {
-            verifier.check_exchange(ex, None, None)
-        })),
-    })?;
-    let forwarder = Forwarder::new(
-        ForwardConfig {
-            target: target.clone(),
-            timeout: args.timeout,
-            capture_limit: args.capture_limit,
-        },
-        store.clone(),
-    );
-    let server = CaptureServer::bind(args.capture_addr, forwarder.clone()).await?;
-    let capture_addr = server.local_addr()?;
-    let api =
-        crate::api::bind_for_listen(&args.api, forwarder.clone(), api_verifier.clone()).await?;
-    let api_addr = api.as_ref().map(|a| a.local_addr()).transpose()?;
-    let mut events = store.subscribe();
-    let shutdown = CancellationToken::new();
-    let tui_forwarder = forwarder.clone();
-    let tui_verifier = api_verifier.clone();
-    let tunnel = super::tunnel::open(&args.tunnel, forwarder, shutdown.child_token()).await?;
-    let (name, public_urls) = tunnel.as_ref().map_or_else(Default::default, |t| {
-        (t.welcome.name.clone(), t.welcome.public_urls.clone())
-    });
-    let (mut tunnel_events, tunnel_task) = match tunnel {
-        Some(t) => (Some(t.events), Some(t.task)),
-        None => (None, None),
+    let config = args.config()?;
+    let store_file = config.store.clone();
+    let mut session = Session::start(config).await?;
+    if super::listen_tui::wants_tui(&args) {
+        let result = super::listen_tui::run(&args, &session, store_file).await;
+        session.shutdown().await?;
+        return result;
+    }
+    let mut events = session.committed();
+    let mut tunnel_events = session.take_tunnel_events();
+    let (name, public_urls) = match &*session.tunnel().borrow() {
+        TunnelStatus::Online { name, public_urls } => (name.clone(), public_urls.clone()),
+        _ => Default::default(),
     };
-
-    let tui = super::listen_tui::wants_tui(&args);
-    if tui {
-        // The inspector's header shows all of it.
-    } else if args.json {
+    let capture_addr = session.capture_addr();
+    let target = session.target().to_string();
+    let api_addr = session.api_addr();
+    if args.json {
         let ready = json!({
             "event": "ready",
             "capture_addr": capture_addr.to_string(),
-            "target": target.to_string(),
+            "target": target,
             "public_url": public_urls.first(),
             "public_urls": public_urls,
             "api_addr": api_addr.map(|a| a.to_string()),
@@ -80,30 +54,6 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         )?;
     }
 
-    let server_task = tokio::spawn(server.run(shutdown.child_token()));
-    let api_task = api.map(|api| tokio::spawn(api.run(shutdown.child_token())));
-    if tui {
-        let parts = super::listen_tui::Parts {
-            store: store.clone(),
-            forwarder: tui_forwarder,
-            verifier: tui_verifier,
-            capture_addr,
-            target: target.to_string(),
-            public_urls,
-            tunnel: tunnel_events,
-        };
-        let result = super::listen_tui::run(&args, parts).await;
-        shutdown.cancel();
-        let _ = server_task.await;
-        if let Some(task) = api_task {
-            let _ = task.await;
-        }
-        if let Some(task) = tunnel_task {
-            let _ = task.await;
-        }
-        store.flush().await?;
-        return result;
-    }
     // Lines go out from a thread of their own: a reader that stops reading must not stall
     // the deliveries.
     let printer = super::printer::Printer::stdout()?;
@@ -126,7 +76,18 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
                 }
                 Err(RecvError::Closed) => break Ok(()),
             },
-            Some(event) = async { tunnel_events.as_mut()?.recv().await } => {
+            Some(event) = async {
+                loop {
+                    match tunnel_events.as_mut()?.recv().await {
+                        Ok(event) => return Some(event),
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => {
+                            tunnel_events = None;
+                            return None;
+                        }
+                    }
+                }
+            } => {
                 let line = if args.json {
                     super::tunnel::event_json(&event).to_string()
                 } else {
@@ -143,15 +104,7 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     };
     // Every part stops taking requests and finishes those in flight (the tunnel's too),
     // then the store commits their records: every exchange that reached the app is kept.
-    shutdown.cancel();
-    let _ = server_task.await;
-    if let Some(task) = api_task {
-        let _ = task.await;
-    }
-    if let Some(task) = tunnel_task {
-        let _ = task.await;
-    }
-    store.flush().await?;
+    session.shutdown().await?;
     // The last records' lines, then the end.
     let rest = waiting_lines(String::new(), &mut events, args.json);
     if !rest.is_empty() {

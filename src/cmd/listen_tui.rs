@@ -1,20 +1,17 @@
-//! `hooktap listen` on a terminal: the inspector, fed by the store's commits and the
-//! tunnel's state changes (the headless lines stay for pipes, `--no-tui` and `--json`).
+//! `hooktap listen` on a terminal: the inspector as the session's frontend, fed by its
+//! commits and its watches (the headless lines stay for pipes, `--no-tui` and `--json`).
 
 use std::io::IsTerminal;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 
 use crate::cli::ListenArgs;
-use crate::forward::Forwarder;
 use crate::replay::resign_with;
-use crate::signature::Verifier;
-use crate::store::{Location, Store};
+use crate::session::{Session, Stats, TunnelStatus};
+use crate::store::Location;
 use crate::tui::app::{HeaderInfo, Row, TunnelState};
 use crate::tui::{Feed, FeedEvent, Services};
-use crate::tunnel::TunnelEvent;
 
 /// Whether `listen` opens the inspector: a terminal on both ends, and neither
 /// `--no-tui` nor `--json`.
@@ -22,77 +19,78 @@ pub fn wants_tui(args: &ListenArgs) -> bool {
     !args.no_tui && !args.json && std::io::stdout().is_terminal() && std::io::stdin().is_terminal()
 }
 
-/// What the inspector of a running `listen` needs.
-pub struct Parts {
-    /// The store it records into.
-    pub store: Store,
-    /// Its forwarder (replays go through it).
-    pub forwarder: Forwarder,
-    /// Its secrets.
-    pub verifier: Verifier,
-    /// Where it captures.
-    pub capture_addr: SocketAddr,
-    /// Where it forwards.
-    pub target: String,
-    /// The tunnel's public URLs (none without `--relay`).
-    pub public_urls: Vec<String>,
-    /// The tunnel's later state changes.
-    pub tunnel: Option<mpsc::UnboundedReceiver<TunnelEvent>>,
-}
-
-/// Runs the inspector until the user quits.
-pub async fn run(args: &ListenArgs, parts: Parts) -> anyhow::Result<()> {
-    let header = HeaderInfo {
-        title: format!("capturing on http://{}", parts.capture_addr),
-        public_urls: parts.public_urls.clone(),
-        target: Some(parts.target),
-        tunnel: if parts.tunnel.is_some() {
-            TunnelState::Online
-        } else {
-            TunnelState::Local
-        },
-        queued_delivered: 0,
-        dropped: 0,
-    };
+/// Runs the inspector on `session` until the user quits.
+pub async fn run(args: &ListenArgs, session: &Session, store: Location) -> anyhow::Result<()> {
+    let mut tunnel = session.tunnel();
+    let mut stats = session.stats();
+    let header = header(
+        session,
+        &tunnel.borrow_and_update(),
+        &stats.borrow_and_update(),
+    );
     let (tx, events) = mpsc::channel(64);
-    tokio::spawn(committed(parts.store.subscribe(), tx.clone()));
-    if let Some(tunnel) = parts.tunnel {
-        tokio::spawn(tunnel_states(
-            tunnel,
-            header.clone(),
-            parts.store.clone(),
-            tx,
-        ));
-    }
-    let resign = parts
-        .verifier
+    tokio::spawn(committed(session.committed(), tx.clone()));
+    tokio::spawn(header_changes(tunnel, stats, header.clone(), tx));
+    let verifier = session.verifier().clone();
+    let resign = verifier
         .configured()
         .next()
         .is_some()
-        .then(|| resign_with(parts.verifier.clone()));
-    let file = match &args.store.store {
-        Some(text) => match Location::parse(text) {
+        .then(|| resign_with(verifier.clone()));
+    let services = Services {
+        store: session.store().clone(),
+        forwarder: session.forwarder().clone(),
+        verifier,
+        resign,
+        search: Arc::default(),
+        file: match store {
             Location::File(path) => Some(path),
             Location::Memory => None,
         },
-        None => match Location::default_file() {
-            Ok(Location::File(path)) => Some(path),
-            _ => None,
-        },
-    };
-    let services = Services {
-        store: parts.store,
-        forwarder: parts.forwarder,
-        verifier: parts.verifier,
-        resign,
-        search: Arc::default(),
-        file,
     };
     let options = crate::tui::Options {
         mouse: !args.no_mouse,
         color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
     crate::tui::run(Feed::new(header, events), services, options).await
+}
+
+/// The header as the session's state says.
+fn header(session: &Session, tunnel: &TunnelStatus, stats: &Stats) -> HeaderInfo {
+    let mut header = HeaderInfo {
+        title: format!("capturing on http://{}", session.capture_addr()),
+        public_urls: Vec::new(),
+        target: Some(session.target().to_string()),
+        tunnel: TunnelState::Local,
+        queued_delivered: 0,
+        dropped: 0,
+    };
+    update(&mut header, tunnel, stats);
+    header
+}
+
+fn update(header: &mut HeaderInfo, tunnel: &TunnelStatus, stats: &Stats) {
+    header.queued_delivered = stats.queued_delivered;
+    header.dropped = stats.dropped;
+    header.tunnel = match tunnel {
+        TunnelStatus::Local => TunnelState::Local,
+        TunnelStatus::Online { public_urls, .. } => {
+            header.public_urls = public_urls.clone();
+            TunnelState::Online
+        }
+        TunnelStatus::Offline { reason } | TunnelStatus::Stopped { reason } => {
+            TunnelState::Offline(reason.clone())
+        }
+        TunnelStatus::Reconnecting {
+            reason, retry_at, ..
+        } => TunnelState::Reconnecting {
+            in_secs: retry_at
+                .saturating_duration_since(std::time::Instant::now())
+                .as_secs()
+                .max(1),
+            reason: reason.clone(),
+        },
+    };
 }
 
 /// The store's commits, a batch per wake-up.
@@ -116,41 +114,25 @@ async fn committed(
     }
 }
 
-/// The tunnel's state changes as the header shows them.
-async fn tunnel_states(
-    mut rx: mpsc::UnboundedReceiver<TunnelEvent>,
+/// The header again whenever the tunnel or the counts change.
+async fn header_changes(
+    mut tunnel: watch::Receiver<TunnelStatus>,
+    mut stats: watch::Receiver<Stats>,
     mut header: HeaderInfo,
-    store: Store,
     tx: mpsc::Sender<FeedEvent>,
 ) {
-    while let Some(event) = rx.recv().await {
-        header.tunnel = match event {
-            TunnelEvent::Online {
-                public_urls,
-                queued,
-                ..
-            } => {
-                header.public_urls = public_urls;
-                header.queued_delivered += queued;
-                TunnelState::Online
-            }
-            TunnelEvent::Offline { reason } => TunnelState::Offline(reason),
-            TunnelEvent::Reconnecting { delay, .. } => TunnelState::Reconnecting {
-                in_secs: delay.as_secs().max(1),
-                reason: match &header.tunnel {
-                    TunnelState::Offline(reason) => reason.clone(),
-                    _ => "connection lost".into(),
-                },
-            },
-            TunnelEvent::Refused(message) => {
-                TunnelState::Offline(format!("the relay refused the tunnel: {message}"))
-            }
-            TunnelEvent::Replaced(message) => {
-                TunnelState::Offline(format!("the tunnel was {message}"))
-            }
-        };
-        header.dropped = store.dropped();
-        if tx.send(FeedEvent::Header(header.clone())).await.is_err() {
+    loop {
+        tokio::select! {
+            changed = tunnel.changed() => if changed.is_err() { return },
+            changed = stats.changed() => if changed.is_err() { return },
+        }
+        let before = header.clone();
+        update(
+            &mut header,
+            &tunnel.borrow_and_update(),
+            &stats.borrow_and_update(),
+        );
+        if header != before && tx.send(FeedEvent::Header(header.clone())).await.is_err() {
             return;
         }
     }

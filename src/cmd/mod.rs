@@ -15,16 +15,12 @@ mod verify;
 
 use std::io::Write;
 
-use crate::cli::{Cli, Command, StoreArgs};
-use crate::store::Location;
+use crate::cli::{Cli, Command};
 
 pub use listen::listen;
 pub use listen_tui::wants_tui as listen_wants_tui;
 
-/// An error the user caused with their arguments: exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use crate::usage::UsageError;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -38,17 +34,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => verify::verify(args),
         Command::Relay(args) => relay::relay(args).await,
         Command::Ui(args) => ui::ui(args).await,
-    }
-}
-
-/// The store a command uses: `--store`, `$HOOKTAP_STORE`, or the default file.
-pub fn store_location(args: &StoreArgs) -> anyhow::Result<Location> {
-    match &args.store {
-        Some(text) if text.trim().is_empty() => {
-            Err(UsageError("--store needs a path or :memory:".into()).into())
-        }
-        Some(text) => Ok(Location::parse(text)),
-        None => Location::default_file(),
     }
 }
 

@@ -3,12 +3,11 @@
 //! this while the relay runs).
 
 use super::emit;
-use super::relay::data_dir;
 use crate::cli::{RelayDataArgs, ReleaseArgs};
 use crate::relay::queue::Queue;
 
 fn open(args: RelayDataArgs) -> anyhow::Result<(Queue, String)> {
-    let dir = data_dir(args.data_dir)?;
+    let dir = args.dir()?;
     let shown = dir.display().to_string();
     if !dir.join("relay.db").is_file() {
         anyhow::bail!("there is no relay data in {shown}: pass the relay's --data-dir");

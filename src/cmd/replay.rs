@@ -2,8 +2,8 @@
 
 use serde_json::json;
 
-use super::{UsageError, emit, store_location};
-use crate::cli_replay::ReplayArgs;
+use super::{UsageError, emit};
+use crate::cli::ReplayArgs;
 use std::sync::Arc;
 
 use crate::exchange::{Exchange, ExchangeId};
@@ -134,7 +134,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
 }
 
 fn open_store(args: &ReplayArgs, verifier: Verifier) -> anyhow::Result<Store> {
-    let location = store_location(&args.store)?;
+    let location = args.store.location()?;
     match &location {
         Location::Memory if args.from_file.is_none() => {
             return Err(UsageError(

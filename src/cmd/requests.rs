@@ -2,13 +2,13 @@
 
 use anyhow::Context;
 
-use super::{UsageError, emit, store_location};
+use super::{UsageError, emit};
 use crate::cli::{RequestsArgs, ShowArgs, StoreArgs};
 use crate::output;
 use crate::store::{Filter, Location, LookupError, Reader, Store};
 
 pub(super) fn open(args: &StoreArgs) -> anyhow::Result<Reader> {
-    Ok(match store_location(args)? {
+    Ok(match args.location()? {
         Location::File(path) => Store::open_read_only(&path)?,
         Location::Memory => {
             return Err(UsageError(

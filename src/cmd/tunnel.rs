@@ -1,64 +1,9 @@
-//! The tunnel part of `hooktap listen`: open it, and print its state changes.
-//!
-//! The first connection must succeed: at start, an unreachable relay or a refusal is
-//! most often a typo in `--relay` or `--token`, so it fails at once with one sentence
-//! (exit 1) rather than retrying silently. Once the tunnel was up, drops are retried
-//! with backoff and every change is printed, as ngrok's agent does.
+//! The tunnel's lines in `hooktap listen`'s headless output: its public URLs, and each
+//! state change as ngrok's agent prints them (the session opens and keeps the tunnel).
 
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
-use super::UsageError;
-use crate::cli::TunnelArgs;
-use crate::forward::Forwarder;
-use crate::tunnel::{self, AgentConfig, ConnectError, Tunnel, TunnelEvent};
-
-/// Opens the tunnel when `--relay` is given.
-pub async fn open(
-    args: &TunnelArgs,
-    forwarder: Forwarder,
-    shutdown: CancellationToken,
-) -> anyhow::Result<Option<Tunnel>> {
-    let Some(relay) = &args.relay else {
-        return Ok(None);
-    };
-    check_scheme(relay)?;
-    if let Some(name) = &args.name
-        && !crate::tunnel::protocol::valid_name(name)
-    {
-        return Err(UsageError(format!(
-            "--name '{name}' is not a valid tunnel name: use 1-63 of a-z, 0-9 and '-'"
-        ))
-        .into());
-    }
-    let mut config = AgentConfig::new(relay.clone());
-    config.token = args.token.as_ref().map(|t| t.0.clone());
-    config.name = args.name.clone();
-    config.relay_ca = args.relay_ca.clone();
-    match tunnel::start(config, forwarder, shutdown).await {
-        Ok(tunnel) => Ok(Some(tunnel)),
-        Err(ConnectError::Refused(refusal)) => Err(anyhow::anyhow!(
-            "the relay refused the tunnel: {}",
-            refusal.message
-        )),
-        Err(ConnectError::Failed(err)) => Err(err),
-    }
-}
-
-/// `--relay` must say how to reach the relay: a bare `host:port` is the commonest slip.
-fn check_scheme(relay: &str) -> Result<(), UsageError> {
-    let text = relay.trim();
-    let scheme = text.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    match scheme.as_deref() {
-        Some("ws" | "wss" | "http" | "https") => Ok(()),
-        Some(_) => Err(UsageError(format!(
-            "--relay '{relay}' must start with ws:// (or wss:// for a relay with TLS)"
-        ))),
-        None => Err(UsageError(format!(
-            "--relay '{relay}' has no scheme: write ws://{text} (or wss://{text} for a relay with TLS)"
-        ))),
-    }
-}
+use crate::tunnel::TunnelEvent;
 
 /// The first lines of `listen --relay`: the public URL; with `--domain` on the relay, the
 /// subdomain URL and the `/t/<name>` one, each labelled after the URL (the subdomain one

@@ -4,7 +4,7 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 
-use super::{UsageError, store_location};
+use super::UsageError;
 use crate::cli::UiArgs;
 use crate::exchange::Exchange;
 use crate::forward::{ForwardConfig, Forwarder};
@@ -23,7 +23,7 @@ pub async fn ui(args: UiArgs) -> anyhow::Result<()> {
         )
         .into());
     }
-    let path = match store_location(&args.store)? {
+    let path = match args.store.location()? {
         Location::File(path) => path,
         Location::Memory => {
             return Err(UsageError(

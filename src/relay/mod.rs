@@ -53,12 +53,21 @@ pub use auth::Auth;
 pub use limits::Limits;
 
 /// What the relay does with a request for a known name whose agent is offline.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OfflineMode {
     /// Store it and answer `202`; deliver when the agent is back.
     Queue,
     /// Answer `503` with `Retry-After`, so the sender retries.
     Reject,
+}
+
+/// The offline queue's directory when `--data-dir` is not given: hooktap/relay in the
+/// user's data directory.
+pub fn default_data_dir() -> anyhow::Result<PathBuf> {
+    Ok(dirs::data_dir()
+        .ok_or_else(|| anyhow::anyhow!("could not find your data directory; pass --data-dir"))?
+        .join("hooktap")
+        .join("relay"))
 }
 
 /// Everything the relay is configured with.

@@ -1,34 +1,18 @@
-//! A configured secret: never printed, checked for the provider's format when configured.
-
-use std::fmt;
+//! A webhook secret's provider side: its format checked when configured, and the keys
+//! the asymmetric schemes decode from it. The type itself is [`crate::secret::Secret`].
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use p256::pkcs8::DecodePublicKey;
 
 use super::mac::decode_base64;
-
-/// A webhook secret (or, for Discord and SendGrid, a public key). `Debug` and `Display`
-/// print `***` so a secret cannot reach a log by accident.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
+pub use crate::secret::Secret;
 
 impl Secret {
-    /// Wraps a secret after checking it suits `provider`; the error is one sentence that
+    /// A webhook secret (or, for Discord and SendGrid, a public key), checked to suit
+    /// `provider`; the error is one sentence that
     /// names the fix (the secret itself is never part of it).
-    pub fn new(provider: &str, text: &str) -> Result<Self, String> {
+    pub fn for_provider(provider: &str, text: &str) -> Result<Self, String> {
         let text = text.trim();
         if text.is_empty() {
             return Err(format!(
@@ -52,32 +36,22 @@ impl Secret {
             }
             _ => {}
         }
-        Ok(Secret(text.to_string()))
-    }
-
-    /// The secret's UTF-8 bytes (the HMAC key for most schemes).
-    pub fn bytes(&self) -> &[u8] {
-        self.0.as_bytes()
-    }
-
-    /// The secret as text.
-    pub fn expose(&self) -> &str {
-        &self.0
+        Ok(Secret::verbatim(text))
     }
 
     /// The Standard Webhooks key: the base64 after `whsec_` (or the whole text), decoded.
     pub fn standard_webhooks_key(&self) -> Option<Vec<u8>> {
-        sw_key(&self.0)
+        sw_key(self.expose())
     }
 
     /// The Discord Ed25519 public key.
     pub fn discord_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
-        discord_key(&self.0)
+        discord_key(self.expose())
     }
 
     /// The SendGrid ECDSA P-256 public key.
     pub fn sendgrid_key(&self) -> Option<p256::ecdsa::VerifyingKey> {
-        sendgrid_key(&self.0)
+        sendgrid_key(self.expose())
     }
 }
 
@@ -106,22 +80,23 @@ mod tests {
 
     #[test]
     fn secrets_never_print() {
-        let secret = Secret::new("github", "hunter2").expect("any text is a GitHub secret");
+        let secret =
+            Secret::for_provider("github", "hunter2").expect("any text is a GitHub secret");
         assert_eq!(format!("{secret:?} {secret}"), "*** ***");
     }
 
     #[test]
     fn formats_are_checked_per_provider() {
-        let err = Secret::new("stripe", "sk_live_123").expect_err("not a signing secret");
+        let err = Secret::for_provider("stripe", "sk_live_123").expect_err("not a signing secret");
         assert!(err.contains("whsec_"), "{err}");
         assert!(
             !err.contains("sk_live_123"),
             "the secret must not be echoed"
         );
-        assert!(Secret::new("svix", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
-        assert!(Secret::new("svix", "whsec_***").is_err());
-        assert!(Secret::new("discord", "abcd").is_err());
-        assert!(Secret::new("sendgrid", "bm90IGEga2V5").is_err());
-        assert!(Secret::new("github", "  ").is_err());
+        assert!(Secret::for_provider("svix", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").is_ok());
+        assert!(Secret::for_provider("svix", "whsec_***").is_err());
+        assert!(Secret::for_provider("discord", "abcd").is_err());
+        assert!(Secret::for_provider("sendgrid", "bm90IGEga2V5").is_err());
+        assert!(Secret::for_provider("github", "  ").is_err());
     }
 }

@@ -334,8 +334,12 @@ mod tests {
 
     #[test]
     fn an_unsigned_request_is_missing_header_for_every_configured_provider() {
-        let secrets = ["github", "stripe", "mailgun"]
-            .map(|p| (p.to_string(), Secret::new(p, "whsec_dGVzdA==").unwrap()));
+        let secrets = ["github", "stripe", "mailgun"].map(|p| {
+            (
+                p.to_string(),
+                Secret::for_provider(p, "whsec_dGVzdA==").unwrap(),
+            )
+        });
         let verifier = Verifier::new(secrets, Vec::new(), None);
         let mut plain = exchange(None);
         plain.request.headers = vec![("content-type".into(), b"application/json".to_vec())];

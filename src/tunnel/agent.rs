@@ -27,7 +27,7 @@ pub struct AgentConfig {
     /// The relay's URL (`ws://`, `wss://`).
     pub relay: String,
     /// The bearer token, if the relay wants one.
-    pub token: Option<String>,
+    pub token: Option<crate::secret::Secret>,
     /// The tunnel name to ask for.
     pub name: Option<String>,
     /// A PEM file with the CA to trust instead of the system roots.
@@ -47,7 +47,7 @@ impl std::fmt::Debug for AgentConfig {
         // The token never appears in logs or panics.
         f.debug_struct("AgentConfig")
             .field("relay", &self.relay)
-            .field("token", &self.token.as_ref().map(|_| "…"))
+            .field("token", &self.token)
             .field("name", &self.name)
             .field("relay_ca", &self.relay_ca)
             .finish_non_exhaustive()
@@ -176,7 +176,10 @@ struct Agent {
 
 impl Agent {
     async fn connect(&mut self) -> Result<(Ws, RelayWelcome), ConnectError> {
-        let mut ws = self.dialer.dial(self.config.token.as_deref()).await?;
+        let mut ws = self
+            .dialer
+            .dial(self.config.token.as_ref().map(|t| t.expose()))
+            .await?;
         let hello = AgentHello {
             version: proto::PROTOCOL_VERSION,
             name: self.config.name.clone(),

@@ -22,7 +22,8 @@ pub struct Case {
 impl Case {
     /// A verifier with only this case's secret, detecting the provider from the headers.
     pub fn verifier(&self) -> Verifier {
-        let secret = Secret::new(&self.provider, &self.secret).expect("vector secrets are valid");
+        let secret =
+            Secret::for_provider(&self.provider, &self.secret).expect("vector secrets are valid");
         Verifier::new([(self.provider.clone(), secret)], Vec::new(), None)
     }
 

@@ -196,7 +196,7 @@ pub fn forwarder(app: SocketAddr, store: &Store) -> Forwarder {
 /// Agent settings with quick heartbeats and retries.
 pub fn agent_config(relay: &str, token: Option<&str>, name: Option<&str>) -> AgentConfig {
     let mut config = AgentConfig::new(relay);
-    config.token = token.map(str::to_string);
+    config.token = token.map(hooktap::secret::Secret::verbatim);
     config.name = name.map(str::to_string);
     config.heartbeat = Duration::from_millis(500);
     config.backoff_min = Duration::from_millis(50);

@@ -1,11 +1,12 @@
-//! Command-line definitions for `replay`, `diff` and `export` (clap derive only).
+//! The flags of `replay`, `diff` and `export`, and the record selection they share.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{ArgGroup, Args};
 
-use crate::cli::{SecretArgs, StoreArgs, parse_duration};
+use super::values::{parse_duration, parse_rate, parse_since};
+use super::{SecretArgs, StoreArgs};
 
 /// Which recorded requests a command works on.
 #[derive(Debug, Args, Clone, Default)]
@@ -24,7 +25,7 @@ pub struct SelectArgs {
 
     /// Only requests received since T: a duration ago (10m, 2h) or a time
     /// (2026-11-24T10:00:00Z).
-    #[arg(long, value_name = "T", value_parser = crate::cli::parse_since)]
+    #[arg(long, value_name = "T", value_parser = parse_since)]
     pub since: Option<i64>,
 }
 
@@ -144,74 +145,4 @@ pub struct ExportArgs {
     /// The secrets to redact (`--verify PROVIDER=SECRET`, hooktap.toml).
     #[command(flatten)]
     pub secrets: SecretArgs,
-}
-
-/// The local API's flags on `hooktap listen`.
-#[derive(Debug, Args, Clone, Default)]
-pub struct ApiArgs {
-    /// Local HTTP API to list, read and replay requests (docs/api.md)
-    /// [default: 127.0.0.1:4748]; `off` disables it.
-    #[arg(long, value_name = "ADDR")]
-    pub api_addr: Option<String>,
-
-    /// Allow --api-addr on an address other than loopback (needs --api-token).
-    #[arg(long)]
-    pub api_allow_remote: bool,
-
-    /// Token the API requires as `Authorization: Bearer <TOKEN>`.
-    #[arg(long, value_name = "TOKEN", env = "HOOKTAP_API_TOKEN", hide_env_values = true, value_parser = parse_token)]
-    pub api_token: Option<ApiToken>,
-}
-
-/// A bearer token; `Debug` does not show it.
-#[derive(Clone)]
-pub struct ApiToken(pub String);
-
-impl std::fmt::Debug for ApiToken {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ApiToken(***)")
-    }
-}
-
-fn parse_token(text: &str) -> Result<ApiToken, String> {
-    if text.trim().is_empty() {
-        return Err("the API token must not be empty".into());
-    }
-    Ok(ApiToken(text.to_string()))
-}
-
-/// Parses `--rate`: `5/s`, `5`, `30/m`, `0.5/s`.
-pub fn parse_rate(text: &str) -> Result<f64, String> {
-    let text = text.trim();
-    let (number, per) = match text.split_once('/') {
-        Some((n, unit)) => (n.trim(), unit.trim()),
-        None => (text, "s"),
-    };
-    let seconds = match per {
-        "s" | "sec" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => return Err(format!("'{text}': use a rate like 5/s, 30/m or 100/h")),
-    };
-    let n: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a rate: use e.g. 5/s or 30/m"))?;
-    if !n.is_finite() || n <= 0.0 {
-        return Err("the rate must be more than zero".into());
-    }
-    Ok(n / seconds)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rates_parse() {
-        assert_eq!(parse_rate("5/s"), Ok(5.0));
-        assert_eq!(parse_rate("2"), Ok(2.0));
-        assert_eq!(parse_rate("30/m"), Ok(0.5));
-        assert!(parse_rate("0/s").is_err());
-        assert!(parse_rate("fast").is_err());
-    }
 }

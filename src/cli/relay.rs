@@ -1,66 +1,16 @@
-//! The command-line flags of the tunnel: `listen --relay …` and `hooktap relay`.
+//! `hooktap relay`'s flags (and its `names`, `release` and `queue` commands), and the
+//! step that turns them into a [`RelayConfig`].
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use clap::Args;
 
-use super::{parse_duration, parse_size};
-use crate::relay::OfflineMode;
-
-/// A secret from the command line or the environment; never shown by `Debug`.
-#[derive(Clone)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(…)")
-    }
-}
-
-impl FromStr for Secret {
-    type Err = String;
-    fn from_str(text: &str) -> Result<Self, String> {
-        if text.trim().is_empty() {
-            return Err("the token is empty".into());
-        }
-        Ok(Secret(text.trim().to_string()))
-    }
-}
-
-/// `hooktap listen` flags for the tunnel to a relay.
-#[derive(Debug, Args, Clone)]
-pub struct TunnelArgs {
-    /// Open a tunnel to this relay (ws://host:port or wss://host) and print its public URLs.
-    #[arg(
-        long,
-        value_name = "URL",
-        env = "HOOKTAP_RELAY",
-        hide_env_values = true
-    )]
-    pub relay: Option<String>,
-
-    /// The token the relay gave you (ignored without --relay).
-    #[arg(
-        long,
-        value_name = "TOKEN",
-        env = "HOOKTAP_TOKEN",
-        hide_env_values = true
-    )]
-    pub token: Option<Secret>,
-
-    /// Ask the relay for this tunnel name (kept across reconnects; a newer agent with the
-    /// same token and name takes it, and this one exits).
-    #[arg(long, value_name = "NAME", requires = "relay")]
-    pub name: Option<String>,
-
-    /// Trust this CA certificate (PEM) for a relay with a self-signed certificate.
-    #[arg(long, value_name = "PEM", requires = "relay")]
-    pub relay_ca: Option<PathBuf>,
-}
+use super::values::{parse_duration, parse_size};
+use crate::relay::{Auth, Limits, OfflineMode, RelayConfig, tls};
+use crate::secret::Secret;
+use crate::usage::UsageError;
 
 /// `hooktap relay`.
 #[derive(Debug, Args)]
@@ -114,7 +64,7 @@ pub struct RelayArgs {
     pub data_dir: Option<PathBuf>,
 
     /// What to do with requests for an offline agent: queue them (202) or reject (503).
-    #[arg(long, value_name = "MODE", value_enum, default_value = "queue")]
+    #[arg(long, value_name = "MODE", default_value = "queue", value_parser = offline_mode())]
     pub offline: OfflineMode,
 
     /// Largest request body (413 beyond).
@@ -243,4 +193,90 @@ pub struct ReleaseArgs {
 
     #[command(flatten)]
     pub data: RelayDataArgs,
+}
+
+impl RelayDataArgs {
+    /// `--data-dir`, or the default.
+    pub fn dir(&self) -> anyhow::Result<PathBuf> {
+        match &self.data_dir {
+            Some(dir) => Ok(dir.clone()),
+            None => crate::relay::default_data_dir(),
+        }
+    }
+}
+
+/// `--offline queue|reject`.
+fn offline_mode() -> impl clap::builder::TypedValueParser<Value = OfflineMode> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["queue", "reject"]).map(|mode| match mode.as_str() {
+        "reject" => OfflineMode::Reject,
+        _ => OfflineMode::Queue,
+    })
+}
+
+impl RelayArgs {
+    /// The relay these flags describe (TLS files read, tokens checked), or the first bad
+    /// value as a [`UsageError`].
+    pub fn config(&self) -> anyhow::Result<RelayConfig> {
+        let tokens: Vec<String> = self.tokens.iter().map(|t| t.expose().to_string()).collect();
+        let auth = Auth::new(&tokens, self.tokens_file.as_deref(), self.allow_anonymous)?;
+        if auth.is_closed() {
+            return Err(UsageError::new(
+                "nobody could open a tunnel: pass --token, --tokens-file or --allow-anonymous",
+            )
+            .into());
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            return Err(UsageError(format!(
+                "--public-url '{url}' must start with http:// or https://"
+            ))
+            .into());
+        }
+        let tls = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+            _ => None,
+        };
+        let data_dir = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => crate::relay::default_data_dir()?,
+        };
+        Ok(RelayConfig {
+            public_url: self.public_url.clone(),
+            domain: self
+                .domain
+                .as_ref()
+                .map(|d| d.trim_matches('.').to_ascii_lowercase()),
+            auth,
+            data_dir: Some(data_dir),
+            offline: self.offline,
+            limits: Limits {
+                max_body: self.max_body as u64,
+                max_header: self.max_header,
+                max_in_flight: self.max_in_flight.max(1),
+                upstream_timeout: self.upstream_timeout,
+                handshake_timeout: self.handshake_timeout,
+                idle_timeout: self.idle_timeout,
+                header_timeout: self.header_timeout,
+                body_timeout: self.body_timeout,
+                body_min_rate: (self.body_min_rate as u64).max(1),
+                max_in_flight_per_peer: self.max_in_flight_per_peer.max(1),
+                max_tunnels_per_peer: self.max_tunnels_per_peer.max(1),
+                max_handshakes_per_minute: self.max_handshakes_per_minute.max(1),
+                anonymous_name_ttl: self.anonymous_name_ttl,
+                queue_max_requests: self.queue_max_requests,
+                queue_max_bytes: self.queue_max_bytes as u64,
+                queue_max_total_bytes: self.queue_max_total_bytes as u64,
+                queue_attempts: self.queue_attempts.max(1),
+                ..Limits::default()
+            },
+            tls,
+            heartbeat: self.heartbeat,
+            metrics_token: self
+                .metrics_token
+                .as_ref()
+                .map(|token| crate::relay::auth::fingerprint(token.expose())),
+        })
+    }
 }

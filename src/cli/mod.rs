@@ -1,0 +1,101 @@
+//! The command line: clap definitions, a file per command or group of commands, and the
+//! step that turns them into the library's typed configs (a bad value is reported here,
+//! before anything binds). `cmd` runs them; no other module names clap.
+
+mod inspect;
+mod listen;
+mod relay;
+mod replay;
+mod secrets;
+mod values;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::store::Location;
+use crate::usage::UsageError;
+
+pub use inspect::{RequestsArgs, ShowArgs, UiArgs, VerifyArgs};
+pub use listen::{ApiArgs, ListenArgs, TunnelArgs};
+pub use relay::{RelayAction, RelayArgs, RelayDataArgs, ReleaseArgs};
+pub use replay::{DiffArgs, ExportArgs, ReplayArgs, SelectArgs};
+pub use secrets::SecretArgs;
+pub use values::{parse_duration, parse_rate, parse_since, parse_size};
+
+/// Capture, inspect and forward webhooks to the app on your machine.
+#[derive(Debug, Parser)]
+#[command(name = "hooktap", version, about, long_about = None, propagate_version = true)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Capture requests on a local address, forward them to your app and record them.
+    Listen(ListenArgs),
+    /// List recorded requests, newest first.
+    Requests(RequestsArgs),
+    /// Show one recorded request and its response.
+    Show(ShowArgs),
+    /// Send recorded requests again, to the same app or another, and record the results.
+    Replay(ReplayArgs),
+    /// Compare two recorded exchanges (a replay with its original by default).
+    Diff(DiffArgs),
+    /// Write recorded requests as HAR, curl commands or a replayable fixture.
+    Export(ExportArgs),
+    /// Check webhook signatures of recorded requests, or of a request saved in a file.
+    Verify(VerifyArgs),
+    /// Open the inspector (a terminal UI) on a store, also one another process writes.
+    ///
+    /// It tails what a `hooktap listen` (headless, in a container or CI) records, and
+    /// shows yesterday's session as well. Replays made here go to each request's target
+    /// and are recorded in the same store. Keys: `?` in the inspector. Its log goes to
+    /// hooktap-ui.log in the temporary folder (HOOKTAP_LOG sets the level).
+    Ui(UiArgs),
+    /// Run a relay: give agents public URLs and route requests into their tunnels.
+    ///
+    /// Logs go to stderr, one line per event, at info by default: agents connecting and
+    /// leaving (name, peer address), refused tunnels (reason, never the token), queueing
+    /// and redelivery. HOOKTAP_LOG changes that (warn, debug, hooktap::relay=debug).
+    Relay(RelayArgs),
+}
+
+/// Where the store is, shared by every command that reads or writes it.
+#[derive(Debug, Args, Clone)]
+pub struct StoreArgs {
+    /// SQLite file with the capture history [default: hooktap.db in your data directory].
+    /// `:memory:` keeps nothing after exit.
+    #[arg(
+        long,
+        value_name = "PATH",
+        env = "HOOKTAP_STORE",
+        hide_env_values = true
+    )]
+    pub store: Option<String>,
+}
+
+impl StoreArgs {
+    /// The store these flags name: `--store`, `$HOOKTAP_STORE`, or the default file.
+    pub fn location(&self) -> anyhow::Result<Location> {
+        match &self.store {
+            Some(text) if text.trim().is_empty() => {
+                Err(UsageError::new("--store needs a path or :memory:").into())
+            }
+            Some(text) => Ok(Location::parse(text)),
+            None => Location::default_file(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
