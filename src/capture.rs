@@ -135,7 +135,7 @@ async fn serve(
     shutdown: CancellationToken,
 ) {
     let upstream = Arc::new(Upstream::new());
-    let forwarded_for = crate::forward::forwarded_for(peer);
+    let forwarded_for = crate::web::headers::forwarded_for(peer);
     let service = service_fn(move |req| {
         let forwarder = forwarder.clone();
         let mut meta = RequestMeta::new(Source::Local);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use crate::exchange::{Exchange, RecordedRequest};
-use crate::http1::{fix_content_length, format_request, parse_request};
+use crate::web::message::{fix_content_length, format_request, parse_request};
 
 /// A temporary file removed when dropped.
 struct TempFile(PathBuf);

@@ -190,35 +190,6 @@ pub fn summary_table(rows: &[Summary]) -> String {
     out
 }
 
-/// The request as an HTTP/1.1 message: request line, headers as recorded, blank line,
-/// body bytes. A chunked request is shown with `Content-Length` instead, since the body
-/// is stored de-chunked.
-pub fn raw_request(ex: &Exchange) -> Vec<u8> {
-    let mut out = format!("{} {} HTTP/1.1\r\n", ex.request.method, ex.request.uri).into_bytes();
-    let chunked = ex
-        .request
-        .headers
-        .iter()
-        .any(|(n, _)| n == "transfer-encoding");
-    for (name, value) in &ex.request.headers {
-        if chunked && name == "transfer-encoding" {
-            continue;
-        }
-        out.extend_from_slice(name.as_bytes());
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(value);
-        out.extend_from_slice(b"\r\n");
-    }
-    if chunked {
-        out.extend_from_slice(
-            format!("content-length: {}\r\n", ex.request.body.bytes.len()).as_bytes(),
-        );
-    }
-    out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&ex.request.body.bytes);
-    out
-}
-
 /// A body for reading: pretty JSON, text, or a hex dump for binary data.
 pub fn body_for_reading(body: &Body, content_type: Option<&str>) -> String {
     let mut out = String::new();

@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use hooktap::http1::{format_request, parse_request};
+use hooktap::web::message::{format_request, parse_request};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

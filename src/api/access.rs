@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use subtle::ConstantTimeEq;
 
 use super::State;
-use super::routes::error;
+use super::reply::error;
 
 fn is_loopback_host(host: &str) -> bool {
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {

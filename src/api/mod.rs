@@ -3,6 +3,7 @@
 //! [`routes`] answers, [`access`] decides who may ask.
 
 mod access;
+mod reply;
 mod routes;
 
 use std::convert::Infallible;

@@ -5,30 +5,15 @@ use http::{Method, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::access::check_access;
+use super::reply::{error, json_response};
 use super::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT, State};
 use crate::output::exchange_json;
 use crate::replay::{ReplayError, ReplayOptions, replay_one};
 use crate::store::{Filter, LookupError};
 use crate::target::Target;
-
-fn json_response(status: StatusCode, value: &Value) -> Response<Full<Bytes>> {
-    let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
-    body.push(b'\n');
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("application/json"),
-    );
-    response
-}
-
-pub(super) fn error(status: StatusCode, message: impl Into<String>) -> Response<Full<Bytes>> {
-    json_response(status, &json!({ "error": message.into() }))
-}
 
 /// Answers one API request.
 pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -83,7 +68,7 @@ fn list(state: &State, query: &str) -> Response<Full<Bytes>> {
                 "false" | "0" => filter.failed = false,
                 _ => return error(StatusCode::BAD_REQUEST, "failed must be true or false"),
             },
-            "path" => filter.path = Some(crate::export::har::percent_decode(value)),
+            "path" => filter.path = Some(crate::web::form::percent_decode(value)),
             _ => {
                 return error(
                     StatusCode::BAD_REQUEST,

@@ -68,7 +68,7 @@ pub fn show(args: ShowArgs) -> anyhow::Result<()> {
         other => anyhow::Error::new(other),
     })?;
     if args.raw {
-        emit(&output::raw_request(&exchange)).context("writing the request")?;
+        emit(&crate::web::message::raw_request(&exchange)).context("writing the request")?;
     } else if args.json {
         let mut text = serde_json::to_string_pretty(&output::exchange_json(&exchange))?;
         text.push('\n');

@@ -90,7 +90,7 @@ fn render(id: Option<&str>, verdict: Option<&Verdict>, json: bool) -> String {
 /// A raw request as `show --raw` prints it; a body longer than its `Content-Length` (an
 /// editor's trailing newline) is cut to that length, as the server would read it.
 fn parse_raw_request(bytes: &[u8]) -> Result<RecordedRequest, String> {
-    let mut request = crate::http1::parse_request(bytes).map_err(|e| e.to_string())?;
+    let mut request = crate::web::message::parse_request(bytes).map_err(|e| e.to_string())?;
     let length = request
         .header("content-length")
         .and_then(|l| l.trim().parse::<usize>().ok())

@@ -50,30 +50,6 @@ fn cookies(headers: &[Header], name: &str) -> Value {
     Value::Array(list)
 }
 
-/// `%XX` escapes decoded (`+` is left as is); invalid UTF-8 is replaced.
-pub(crate) fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = bytes
-            .get(i + 1..i + 3)
-            .and_then(|h| std::str::from_utf8(h).ok())
-            .and_then(|h| u8::from_str_radix(h, 16).ok());
-        match (bytes[i], hex) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 fn query_string(uri: &str) -> Value {
     let Some((_, query)) = uri.split_once('?') else {
         return json!([]);
@@ -84,7 +60,7 @@ fn query_string(uri: &str) -> Value {
             .filter(|p| !p.is_empty())
             .map(|pair| {
                 let (n, v) = pair.split_once('=').unwrap_or((pair, ""));
-                json!({ "name": percent_decode(n), "value": percent_decode(v) })
+                json!({ "name": crate::web::form::percent_decode(n), "value": crate::web::form::percent_decode(v) })
             })
             .collect(),
     )

@@ -25,10 +25,9 @@ use super::tunnel::{text_body, upgrade};
 use super::{OfflineMode, Shared, strict};
 use crate::body::BoxBody;
 use crate::exchange::unix_micros;
-use crate::forward::{
-    add_forwarded_for, error_response, header_list, strip_hop_by_hop, version_name,
-};
 use crate::tunnel::protocol as proto;
+use crate::web::error_response;
+use crate::web::headers::{add_forwarded_for, header_list, strip_hop_by_hop, version_name};
 
 /// Answers one request on the public listener.
 pub async fn handle(

@@ -257,7 +257,7 @@ where
         .max_buf_size((limits.max_header * 2).max(64 * 1024));
     let service_shared = shared.clone();
     // The sender's X-Forwarded-For entry, made once per connection.
-    let forwarded_for = crate::forward::forwarded_for(peer);
+    let forwarded_for = crate::web::headers::forwarded_for(peer);
     let notes = sniff::Notes::default();
     let stream = sniff::Sniffed::new(stream, notes.clone());
     let service = service_fn(move |req: http::Request<hyper::body::Incoming>| {

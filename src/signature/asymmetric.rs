@@ -6,8 +6,8 @@
 use ed25519_dalek::Verifier as _;
 
 use super::Verdict;
+use super::ctx::Ctx;
 use super::mac::decode_base64;
-use super::verifier::Ctx;
 
 /// What a public-key check needs: the headers and the request.
 struct Check<'a> {

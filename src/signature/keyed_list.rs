@@ -6,8 +6,8 @@
 
 use crate::exchange::RecordedRequest;
 
+use super::ctx::{Ctx, SignError, set_header};
 use super::mac::{self, Algorithm, Encoding, Freshness};
-use super::verifier::{Ctx, SignError, set_header};
 use super::{MacCheck, Verdict};
 
 /// At most this many items are read from one header; more is not a real delivery.

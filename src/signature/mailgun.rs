@@ -5,10 +5,10 @@ use serde_json::Value;
 
 use crate::exchange::{Body, RecordedRequest};
 
+use super::ctx::{Ctx, SignError};
 use super::mac::{self, Algorithm, Encoding, fresh_id};
-use super::twilio::form_decode;
-use super::verifier::{Ctx, SignError};
 use super::{MacCheck, Verdict};
+use crate::web::form::form_decode;
 
 /// The signature fields of a Mailgun body.
 struct Fields {

@@ -5,6 +5,7 @@
 //! verdicts from the configured secrets and re-signs requests for replay.
 
 mod asymmetric;
+mod ctx;
 mod detect;
 mod explain;
 mod keyed_list;

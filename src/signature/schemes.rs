@@ -2,9 +2,9 @@
 
 use crate::exchange::RecordedRequest;
 
+use super::ctx::{Ctx, SignError};
 use super::mac::{Algorithm, Encoding, TimeFormat};
 use super::template::{Stamp, StampSource, TemplateScheme, parse_template};
-use super::verifier::{Ctx, SignError};
 use super::{Verdict, asymmetric, keyed_list, mailgun, standard_webhooks, token, twilio};
 
 /// Every built-in provider name, as `--verify PROVIDER=SECRET` and the vectors spell them.
@@ -187,7 +187,7 @@ pub fn sign(ctx: &Ctx<'_>, req: &mut RecordedRequest) -> Result<(), SignError> {
             if let Some(id) = req.header("webhook-id").map(str::to_string)
                 && req.header("idempotency-key").is_some()
             {
-                super::verifier::set_header(req, "idempotency-key", &id);
+                super::ctx::set_header(req, "idempotency-key", &id);
             }
             Ok(())
         }

@@ -3,8 +3,8 @@
 
 use crate::exchange::RecordedRequest;
 
+use super::ctx::{Ctx, SignError, set_header};
 use super::mac::{self, Algorithm, Encoding, Freshness, fresh_id};
-use super::verifier::{Ctx, SignError, set_header};
 use super::{MacCheck, Verdict};
 
 /// Tolerance both ways, seconds.

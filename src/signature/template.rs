@@ -6,8 +6,8 @@
 
 use crate::exchange::{Body, RecordedRequest};
 
+use super::ctx::{Ctx, SignError, set_header};
 use super::mac::{self, Algorithm, Encoding, Freshness, TimeFormat};
-use super::verifier::{Ctx, SignError, set_header};
 use super::{MacCheck, Verdict};
 
 /// One piece of a signed template.

@@ -4,8 +4,8 @@
 use crate::exchange::RecordedRequest;
 
 use super::Verdict;
+use super::ctx::{Ctx, SignError, set_header};
 use super::mac::ct_eq;
-use super::verifier::{Ctx, SignError, set_header};
 
 /// The header carrying the token for `provider`.
 pub fn header(provider: &str) -> &'static str {

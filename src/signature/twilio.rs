@@ -5,9 +5,10 @@ use sha2::Digest;
 
 use crate::exchange::RecordedRequest;
 
+use super::ctx::{Ctx, SignError, set_header};
 use super::mac::{self, Algorithm, Encoding};
-use super::verifier::{Ctx, SignError, set_header};
 use super::{MacCheck, Verdict};
+use crate::web::form::form_decode;
 
 const HEADER: &str = "x-twilio-signature";
 const SETTINGS: &str = "x-twilio-webhooks-signature-settings";
@@ -23,43 +24,6 @@ fn algorithm(req: &RecordedRequest) -> Algorithm {
     } else {
         Algorithm::Sha1
     }
-}
-
-/// Decodes `application/x-www-form-urlencoded` text (`+` is a space).
-pub fn form_decode(text: &[u8]) -> Vec<(String, String)> {
-    fn decode(part: &[u8]) -> String {
-        let mut out = Vec::with_capacity(part.len());
-        let mut i = 0;
-        while i < part.len() {
-            match part[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < part.len() => {
-                    match std::str::from_utf8(&part[i + 1..i + 3])
-                        .ok()
-                        .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    {
-                        Some(byte) => {
-                            out.push(byte);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                byte => out.push(byte),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    text.split(|b| *b == b'&')
-        .filter(|pair| !pair.is_empty())
-        .map(|pair| {
-            let mut halves = pair.splitn(2, |b| *b == b'=');
-            let name = decode(halves.next().unwrap_or_default());
-            let value = decode(halves.next().unwrap_or_default());
-            (name, value)
-        })
-        .collect()
 }
 
 /// The URL with and without the default port, as the SDKs try both.

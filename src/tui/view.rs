@@ -4,8 +4,9 @@
 //! It uses the pieces `hooktap show` prints with (`output`, `signature::explain`).
 
 use crate::exchange::{Body, Exchange, Header, format_time, header_value};
-use crate::output::{hex_dump, human_duration_us, human_size, raw_request};
+use crate::output::{hex_dump, human_duration_us, human_size};
 use crate::signature::{Verdict, explain};
+use crate::web::message::raw_request;
 
 use super::app::Tab;
 use super::json::json_lines;
@@ -195,7 +196,7 @@ fn form_lines(text: &str) -> Vec<Line> {
         .filter(|p| !p.is_empty())
         .map(|pair| {
             let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            let decode = |s: &str| crate::export::har::percent_decode(&s.replace('+', " "));
+            let decode = |s: &str| crate::web::form::percent_decode(&s.replace('+', " "));
             vec![
                 (Tone::Key, format!("{} = ", decode(k))),
                 (Tone::Str, decode(v)),

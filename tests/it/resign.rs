@@ -306,7 +306,7 @@ async fn resigning_happens_after_an_edit_on_the_request_about_to_be_sent() {
     };
     let mut edited = original.request.clone();
     edited.body = hooktap::exchange::Body::full(b"abcdef".to_vec());
-    hooktap::http1::fix_content_length(&mut edited);
+    hooktap::web::message::fix_content_length(&mut edited);
     let forwarder = common::replay::forwarder(&capture.store, &app);
     let replayed = replay_request(&forwarder, &original, &edited, &opts)
         .await

@@ -1,7 +1,7 @@
-//! HTTP/1.1 request messages as text: writing a recorded request out (for `$EDITOR`) and
-//! parsing one back (`replay --edit`, `verify --request FILE`).
+//! HTTP/1.1 request messages as text: the one writer of a recorded request (`show --raw`,
+//! the inspector's Raw tab, `$EDITOR`) and its parser (`replay --edit`, `verify --request`).
 
-use crate::exchange::{Body, RecordedRequest};
+use crate::exchange::{Body, Exchange, RecordedRequest};
 
 /// Why a message is not an HTTP/1.1 request.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -42,6 +42,26 @@ pub fn format_request(req: &RecordedRequest, crlf: bool) -> Vec<u8> {
     out.extend_from_slice(eol);
     out.extend_from_slice(&req.body.bytes);
     out
+}
+
+/// The request of `ex` as an HTTP/1.1 message with CRLF lines. A chunked request is
+/// shown with `Content-Length` instead, since the body is stored de-chunked.
+pub fn raw_request(ex: &Exchange) -> Vec<u8> {
+    let chunked = ex
+        .request
+        .headers
+        .iter()
+        .any(|(n, _)| n == "transfer-encoding");
+    if !chunked {
+        return format_request(&ex.request, true);
+    }
+    let mut req = ex.request.clone();
+    req.headers.retain(|(n, _)| n != "transfer-encoding");
+    req.headers.push((
+        "content-length".into(),
+        req.body.bytes.len().to_string().into_bytes(),
+    ));
+    format_request(&req, true)
 }
 
 /// Splits off one line (ending in LF or CRLF); returns the line and the rest.
