@@ -22,6 +22,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Capture requests on a local address, forward them to your app and record them.
+    ///
+    /// With no TARGET there is no app yet: hooktap answers every request itself (200 and
+    /// a short JSON body, or --respond) and records it, to see what a provider sends
+    /// before the handler exists.
     Listen(ListenArgs),
     /// List recorded requests, newest first.
     Requests(RequestsArgs),
@@ -87,9 +91,15 @@ pub struct UiArgs {
 #[derive(Debug, Args)]
 pub struct ListenArgs {
     /// Where to forward: a port on this machine (5000) or an http:// URL with an optional
-    /// base path (http://localhost:5000/base).
+    /// base path (http://localhost:5000/base). None: no app yet, hooktap answers every
+    /// request itself (see --respond) and records it.
     #[arg(value_name = "TARGET")]
-    pub target: String,
+    pub target: Option<String>,
+
+    /// With no TARGET: answer every request with STATUS and an optional BODY (200,
+    /// 202:accepted, 500) [default: 200 with a short JSON body].
+    #[arg(long, value_name = "STATUS[:BODY]", conflicts_with = "target", value_parser = crate::respond::Respond::parse)]
+    pub respond: Option<crate::respond::Respond>,
 
     /// Local capture listener.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4747")]

@@ -29,6 +29,7 @@ pub mod logging;
 pub mod output;
 pub mod relay;
 pub mod replay;
+pub mod respond;
 pub mod select;
 pub mod serve;
 pub mod signature;

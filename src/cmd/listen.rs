@@ -12,12 +12,26 @@ use crate::cli::ListenArgs;
 use crate::exchange::Exchange;
 use crate::forward::{ForwardConfig, Forwarder};
 use crate::output;
+use crate::respond::Respond;
 use crate::store::{Options, Store};
 use crate::target::Target;
 
 /// Runs `hooktap listen` until Ctrl-C.
 pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
-    let target = Target::parse(&args.target).map_err(|e| UsageError(e.to_string()))?;
+    let target = args
+        .target
+        .as_deref()
+        .map(Target::parse)
+        .transpose()
+        .map_err(|e| UsageError(e.to_string()))?;
+    // No app: hooktap answers (replays name their own target, so the forwarder's is unused).
+    let respond = target
+        .is_none()
+        .then(|| args.respond.clone().unwrap_or_default());
+    let destination = match (&target, &respond) {
+        (Some(target), _) => format!("forwarding to {target}"),
+        (None, respond) => respond.as_ref().map(Respond::summary).unwrap_or_default(),
+    };
     let verifier = args.secrets.verifier()?;
     let api_verifier = verifier.clone();
     let store = Store::open(Options {
@@ -28,14 +42,19 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
             verifier.check_exchange(ex, None, None)
         })),
     })?;
-    let forwarder = Forwarder::new(
+    let mut forwarder = Forwarder::new(
         ForwardConfig {
-            target: target.clone(),
+            target: target
+                .clone()
+                .unwrap_or_else(|| Target::parse("80").expect("80 is a valid port")),
             timeout: args.timeout,
             capture_limit: args.capture_limit,
         },
         store.clone(),
     );
+    if let Some(respond) = respond.clone() {
+        forwarder = forwarder.answering(respond);
+    }
     let server = CaptureServer::bind(args.capture_addr, forwarder.clone()).await?;
     let capture_addr = server.local_addr()?;
     let api =
@@ -61,7 +80,8 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         let ready = json!({
             "event": "ready",
             "capture_addr": capture_addr.to_string(),
-            "target": target.to_string(),
+            "target": target.as_ref().map(Target::to_string),
+            "respond": respond.as_ref().map(|r| r.status.as_u16()),
             "public_url": public_urls.first(),
             "public_urls": public_urls,
             "api_addr": api_addr.map(|a| a.to_string()),
@@ -73,7 +93,7 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         }
         emit(
             format!(
-                "hooktap: capturing on http://{capture_addr}, forwarding to {target}{}\n",
+                "hooktap: capturing on http://{capture_addr}, {destination}{}\n",
                 api_addr.map_or_else(String::new, |a| format!(", API on http://{a}"))
             )
             .as_bytes(),
@@ -88,7 +108,7 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
             forwarder: tui_forwarder,
             verifier: tui_verifier,
             capture_addr,
-            target: target.to_string(),
+            target: target.map_or_else(|| destination.clone(), |t| t.to_string()),
             public_urls,
             tunnel: tunnel_events,
         };

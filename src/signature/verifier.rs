@@ -93,7 +93,7 @@ pub fn signed_url(exchange: &Exchange) -> String {
     match &exchange.public_url {
         Some(public) if public.ends_with(uri.as_str()) => public.clone(),
         Some(public) => format!("{}{uri}", public.trim_end_matches('/')),
-        None => exchange.target.clone(),
+        None => exchange.url(),
     }
 }
 
