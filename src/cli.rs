@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+mod send;
 mod tunnel;
+pub use send::SendArgs;
 pub use tunnel::{RelayAction, RelayArgs, RelayDataArgs, ReleaseArgs, Secret, TunnelArgs};
 
 /// Capture, inspect and forward webhooks to the app on your machine.
@@ -46,6 +48,14 @@ pub enum Command {
     /// and are recorded in the same store. Keys: `?` in the inspector. Its log goes to
     /// hooktap-ui.log in the temporary folder (HOOKTAP_LOG sets the level).
     Ui(UiArgs),
+    /// Post a realistic sample webhook (github.push, stripe.payment_intent.succeeded…),
+    /// signed with your secret, and print what came back.
+    ///
+    /// Like `stripe trigger`: fresh ids and timestamps each time; --tamper and --stale try
+    /// the receiver's rejection paths. Exits 0 on any HTTP answer (whatever its status), 1
+    /// when nothing answered (refused, timed out), 2 on a usage error (no secret, unknown
+    /// event).
+    Send(SendArgs),
     /// Run a relay: give agents public URLs and route requests into their tunnels.
     ///
     /// Logs go to stderr, one line per event, at info by default: agents connecting and

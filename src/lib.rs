@@ -20,6 +20,7 @@ pub mod cmd;
 pub mod config;
 pub mod diff;
 pub mod edit;
+pub mod events;
 pub mod exchange;
 pub mod export;
 pub mod forward;

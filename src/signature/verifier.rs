@@ -136,6 +136,22 @@ impl Verifier {
         }
     }
 
+    /// A verifier with only `provider`'s secret (and the generic schemes) that checks and
+    /// signs every request as `provider`'s: what `send` signs a sample event with.
+    pub fn pinned(&self, provider: &str) -> Verifier {
+        let secrets = self
+            .inner
+            .secrets
+            .iter()
+            .filter(|(name, _)| *name == provider)
+            .map(|(name, secret)| (name.clone(), secret.clone()));
+        Verifier::new(
+            secrets,
+            self.inner.generic.clone(),
+            Some(provider.to_string()),
+        )
+    }
+
     /// The configured secrets as text, so exports can redact them.
     pub fn secret_texts(&self) -> impl Iterator<Item = &str> {
         self.inner.secrets.values().map(Secret::expose)
