@@ -280,6 +280,36 @@ impl Exchange {
     pub fn failed(&self) -> bool {
         !matches!(self.status(), Some(200..=299))
     }
+
+    /// True when hooktap answered the request itself (`listen` with no app): it went to
+    /// no target, and its record's target is empty.
+    pub fn answered_by_hooktap(&self) -> bool {
+        self.target.is_empty()
+    }
+
+    /// The target for people to read: its URL, or that hooktap answered.
+    pub fn target_label(&self) -> &str {
+        if self.answered_by_hooktap() {
+            "none (no app: hooktap answered)"
+        } else {
+            &self.target
+        }
+    }
+
+    /// A URL to send the request to again (curl, HAR): its target, or for a request
+    /// hooktap answered, the URL the sender called (the public URL, else its `Host`).
+    pub fn url(&self) -> String {
+        if !self.answered_by_hooktap() {
+            return self.target.clone();
+        }
+        let uri = &self.request.uri;
+        match (&self.public_url, self.request.header("host")) {
+            (Some(public), _) if public.ends_with(uri.as_str()) => public.clone(),
+            (Some(public), _) => format!("{}{uri}", public.trim_end_matches('/')),
+            (None, Some(host)) => format!("http://{host}{uri}"),
+            (None, None) => format!("http://localhost{uri}"),
+        }
+    }
 }
 
 /// Microseconds since the Unix epoch.

@@ -17,6 +17,7 @@ use crate::body::{BodyEnd, BodySink, BoxBody, BoxError, TeeBody};
 use crate::exchange::{
     Body, Exchange, ExchangeId, Header, RecordedRequest, RecordedResponse, Source, unix_micros,
 };
+use crate::respond::Respond;
 use crate::store::Store;
 use crate::target::Target;
 use crate::upstream::{Upstream, UpstreamError};
@@ -95,6 +96,8 @@ pub struct Forwarder {
     config: Arc<ForwardConfig>,
     store: Store,
     in_flight: Arc<InFlight>,
+    /// With no app (`listen --respond`): the answer to requests that name no target.
+    answer: Option<Arc<Respond>>,
 }
 
 /// Exchanges begun and not yet recorded.
@@ -138,7 +141,21 @@ impl Forwarder {
             config: Arc::new(config),
             store,
             in_flight: Arc::default(),
+            answer: None,
         }
+    }
+
+    /// The same forwarder, answering requests that name no target of their own with
+    /// `respond` (and recording them) instead of forwarding them: `listen` with no app.
+    /// Replays with a target still go to it.
+    pub fn answering(mut self, respond: Respond) -> Self {
+        self.answer = Some(Arc::new(respond));
+        self
+    }
+
+    /// The answer given in place of an app, when there is no app.
+    pub fn answers(&self) -> Option<&Respond> {
+        self.answer.as_deref()
     }
 
     /// The configured target.
@@ -197,51 +214,25 @@ impl Forwarder {
         // Records waiting for the disk are bounded: past the bound, wait for room rather
         // than grow memory (briefly: the writer commits in milliseconds).
         self.store.room().await;
-        let started = Instant::now();
         // A sender on the internet learns nothing of the agent's machine (the app's local
         // address, the cause); the record and the agent's output keep the detail.
         let through_tunnel = matches!(meta.source, Source::Relay | Source::Queued);
-        let received_at_us = meta
-            .received_at_us
-            .unwrap_or_else(|| unix_micros(SystemTime::now()));
-        let target = meta
-            .target
-            .clone()
-            .unwrap_or_else(|| self.config.target.clone());
         let (mut parts, body) = req.into_parts();
         let received_pq = parts
             .uri
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
+        if let (Some(respond), None) = (&self.answer, &meta.target) {
+            let recorder = self.recorder(&parts, &received_pq, String::new(), &meta, committed);
+            return answer(respond, recorder, body, self.config.capture_limit).await;
+        }
+        let target = meta
+            .target
+            .clone()
+            .unwrap_or_else(|| self.config.target.clone());
         let (outbound_pq, url) = target.route(&received_pq);
-        let exchange = Exchange {
-            id: meta.id.clone().unwrap_or_else(ExchangeId::generate),
-            received_at_us,
-            source: meta.source,
-            public_url: meta.public_url.clone(),
-            target: url,
-            request: RecordedRequest {
-                method: parts.method.as_str().to_owned(),
-                uri: received_pq.as_str().to_owned(),
-                version: version_name(parts.version).to_owned(),
-                headers: header_list(&parts.headers),
-                body: Body::default(),
-            },
-            response: None,
-            ttfb_us: None,
-            duration_us: 0,
-            error: None,
-            replay_of: meta.replay_of.clone(),
-            verdict: None,
-        };
-        let recorder = Arc::new(Recorder {
-            state: Mutex::new(Some((exchange, committed))),
-            queued_id: meta.queued_id.clone(),
-            store: self.store.clone(),
-            started,
-            _in_flight: InFlightGuard::new(&self.in_flight),
-        });
+        let recorder = self.recorder(&parts, &received_pq, url, &meta, committed);
 
         prepare_outbound_headers(&mut parts.headers, &target, &meta);
         parts.version = http::Version::HTTP_11;
@@ -311,6 +302,92 @@ impl Forwarder {
             }
         }
     }
+}
+
+impl Forwarder {
+    /// The recorder of one exchange, begun now: the request's head, sent to `url` (empty
+    /// when hooktap answers it itself).
+    fn recorder(
+        &self,
+        parts: &http::request::Parts,
+        received_pq: &PathAndQuery,
+        url: String,
+        meta: &RequestMeta,
+        committed: Committed,
+    ) -> Arc<Recorder> {
+        let started = Instant::now();
+        let received_at_us = meta
+            .received_at_us
+            .unwrap_or_else(|| unix_micros(SystemTime::now()));
+        let exchange = Exchange {
+            id: meta.id.clone().unwrap_or_else(ExchangeId::generate),
+            received_at_us,
+            source: meta.source,
+            public_url: meta.public_url.clone(),
+            target: url,
+            request: RecordedRequest {
+                method: parts.method.as_str().to_owned(),
+                uri: received_pq.as_str().to_owned(),
+                version: version_name(parts.version).to_owned(),
+                headers: header_list(&parts.headers),
+                body: Body::default(),
+            },
+            response: None,
+            ttfb_us: None,
+            duration_us: 0,
+            error: None,
+            replay_of: meta.replay_of.clone(),
+            verdict: None,
+        };
+        Arc::new(Recorder {
+            state: Mutex::new(Some((exchange, committed))),
+            queued_id: meta.queued_id.clone(),
+            store: self.store.clone(),
+            started,
+            _in_flight: InFlightGuard::new(&self.in_flight),
+        })
+    }
+}
+
+/// How long hooktap, answering in place of an app, waits for a request's body.
+const ANSWER_BODY_WAIT: Duration = Duration::from_secs(30);
+
+/// Reads the whole request body into the record, then answers with `respond` and records
+/// that answer, as an app would have.
+async fn answer<B>(
+    respond: &Respond,
+    recorder: Arc<Recorder>,
+    body: B,
+    capture_limit: usize,
+) -> Response<BoxBody>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    let sink = Box::new(Sink(recorder.clone(), Side::Request));
+    let mut body = TeeBody::new(body, capture_limit, sink);
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    };
+    if tokio::time::timeout(ANSWER_BODY_WAIT, read).await.is_err() {
+        recorder.fail(format!(
+            "the request body did not arrive within {}",
+            humantime::format_duration(ANSWER_BODY_WAIT)
+        ));
+    }
+    drop(body);
+    let response = respond.response();
+    recorder.set_response(respond.status.as_u16(), header_list(response.headers()));
+    recorder.with(|ex| {
+        if let Some(recorded) = ex.response.as_mut() {
+            recorded.body = Body::full(respond.body.to_vec());
+        }
+    });
+    response
 }
 
 /// Why a request did not get a response from the app.

@@ -258,7 +258,7 @@ pub fn show(ex: &Exchange) -> String {
     if let Some(url) = &ex.public_url {
         let _ = writeln!(out, "public    {url}");
     }
-    let _ = writeln!(out, "target    {}", ex.target);
+    let _ = writeln!(out, "target    {}", ex.target_label());
     let _ = writeln!(out, "duration  {}", human_duration_us(ex.duration_us));
     if let Some(of) = &ex.replay_of {
         let _ = writeln!(out, "replay of {of}");

@@ -82,6 +82,9 @@ pub fn check(ex: &Exchange) -> Option<String> {
     None
 }
 
+/// Why a record hooktap answered itself has nowhere to go again.
+const NO_APP: &str = "hooktap answered it itself (listen had no app), so it has no target to go back to; give one with --to PORT or --to URL";
+
 /// The target `ex` was delivered to: its recorded URL minus the request's path and query.
 pub fn original_target(ex: &Exchange) -> Result<Target, String> {
     base_target(&ex.target, &ex.request.uri)
@@ -89,6 +92,9 @@ pub fn original_target(ex: &Exchange) -> Result<Target, String> {
 
 /// The target a request for `uri` went to, from the full URL it was sent to.
 pub fn base_target(url: &str, uri: &str) -> Result<Target, String> {
+    if url.is_empty() {
+        return Err(NO_APP.into());
+    }
     let base = url.strip_suffix(uri);
     if let Some(target) = base.and_then(|b| Target::parse(b).ok()) {
         return Ok(target);

@@ -12,6 +12,7 @@ use super::values::{parse_duration, parse_size};
 use super::{SecretArgs, StoreArgs};
 use crate::api::{ApiAddr, ApiConfig};
 use crate::forward::ForwardConfig;
+use crate::respond::Respond;
 use crate::secret::Secret;
 use crate::session::ListenConfig;
 use crate::target::Target;
@@ -22,9 +23,15 @@ use crate::usage::UsageError;
 #[derive(Debug, Args)]
 pub struct ListenArgs {
     /// Where to forward: a port on this machine (5000) or an http:// URL with an optional
-    /// base path (http://localhost:5000/base).
+    /// base path (http://localhost:5000/base). None: no app yet, hooktap answers every
+    /// request itself (see --respond) and records it.
     #[arg(value_name = "TARGET")]
-    pub target: String,
+    pub target: Option<String>,
+
+    /// With no TARGET: answer every request with STATUS and an optional BODY (200,
+    /// 202:accepted, 500) [default: 200 with a short JSON body].
+    #[arg(long, value_name = "STATUS[:BODY]", conflicts_with = "target", value_parser = Respond::parse)]
+    pub respond: Option<Respond>,
 
     /// Local capture listener.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:4747")]
@@ -132,10 +139,21 @@ pub struct ApiArgs {
 impl ListenArgs {
     /// The session these flags describe, or the first bad value as a [`UsageError`].
     pub fn config(&self) -> anyhow::Result<ListenConfig> {
-        let target = Target::parse(&self.target).map_err(|e| UsageError(e.to_string()))?;
+        let target = self
+            .target
+            .as_deref()
+            .map(Target::parse)
+            .transpose()
+            .map_err(|e| UsageError(e.to_string()))?;
+        // No app: hooktap answers (replays name their own target, so the forwarder's is
+        // unused).
+        let respond = target
+            .is_none()
+            .then(|| self.respond.clone().unwrap_or_default());
         Ok(ListenConfig {
+            respond,
             forward: ForwardConfig {
-                target,
+                target: target.unwrap_or_else(|| Target::parse("80").expect("80 is a valid port")),
                 timeout: self.timeout,
                 capture_limit: self.capture_limit,
             },

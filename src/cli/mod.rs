@@ -7,6 +7,7 @@ mod listen;
 mod relay;
 mod replay;
 mod secrets;
+mod send;
 mod values;
 
 use clap::{Args, Parser, Subcommand};
@@ -19,6 +20,7 @@ pub use listen::{ApiArgs, ListenArgs, TunnelArgs};
 pub use relay::{RelayAction, RelayArgs, RelayDataArgs, ReleaseArgs};
 pub use replay::{DiffArgs, ExportArgs, ReplayArgs, SelectArgs};
 pub use secrets::SecretArgs;
+pub use send::SendArgs;
 pub use values::{parse_duration, parse_rate, parse_since, parse_size};
 
 /// Capture, inspect and forward webhooks to the app on your machine.
@@ -34,6 +36,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Capture requests on a local address, forward them to your app and record them.
+    ///
+    /// With no TARGET there is no app yet: hooktap answers every request itself (200 and
+    /// a short JSON body, or --respond) and records it, to see what a provider sends
+    /// before the handler exists.
     Listen(ListenArgs),
     /// List recorded requests, newest first.
     Requests(RequestsArgs),
@@ -54,6 +60,14 @@ pub enum Command {
     /// and are recorded in the same store. Keys: `?` in the inspector. Its log goes to
     /// hooktap-ui.log in the temporary folder (HOOKTAP_LOG sets the level).
     Ui(UiArgs),
+    /// Post a realistic sample webhook (github.push, stripe.payment_intent.succeeded…),
+    /// signed with your secret, and print what came back.
+    ///
+    /// Like `stripe trigger`: fresh ids and timestamps each time; --tamper and --stale try
+    /// the receiver's rejection paths. Exits 0 on any HTTP answer (whatever its status), 1
+    /// when nothing answered (refused, timed out), 2 on a usage error (no secret, unknown
+    /// event).
+    Send(SendArgs),
     /// Run a relay: give agents public URLs and route requests into their tunnels.
     ///
     /// Logs go to stderr, one line per event, at info by default: agents connecting and

@@ -113,7 +113,7 @@ pub struct DiffArgs {
 
 /// `hooktap export`.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("format").required(true).args(["har", "curl", "fixture"])))]
+#[command(group(ArgGroup::new("format").required(true).args(["har", "curl", "fixture", "jsonl"])))]
 pub struct ExportArgs {
     /// HAR 1.2, for browsers' developer tools and HTTP tools.
     #[arg(long)]
@@ -126,6 +126,11 @@ pub struct ExportArgs {
     /// A fixture (JSON, bodies in base64) that `hooktap replay --from-file` sends again.
     #[arg(long)]
     pub fixture: bool,
+
+    /// One request body per line (JSON Lines), for jq and pandas; JSON bodies as they are,
+    /// other bodies skipped (counted on stderr).
+    #[arg(long)]
+    pub jsonl: bool,
 
     #[command(flatten)]
     pub select: SelectArgs,

@@ -1,4 +1,4 @@
-//! `hooktap export`: HAR, curl or fixture, to stdout or a file.
+//! `hooktap export`: HAR, curl, fixture or JSON lines, to stdout or a file.
 
 use std::io::Write;
 
@@ -16,6 +16,8 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         Format::Har
     } else if args.curl {
         Format::Curl
+    } else if args.jsonl {
+        Format::Jsonl
     } else {
         Format::Fixture
     };
@@ -30,20 +32,28 @@ pub fn export(args: ExportArgs) -> anyhow::Result<()> {
         Redactor::new(true, verifier.secret_texts().map(str::to_string))
             .with_headers(verifier.generic_headers())
     };
-    match &args.output {
+    let written = match &args.output {
         Some(path) => {
             // Mode 0600: an export holds bodies and headers.
             let file = crate::fsperm::create_file(path)
                 .with_context(|| format!("could not create {}", path.display()))?;
             let mut out = std::io::BufWriter::new(file);
-            write(format, &store, &ids, &redactor, &mut out)
+            let written = write(format, &store, &ids, &redactor, &mut out)
                 .with_context(|| format!("writing {}", path.display()))?;
             out.flush()?;
+            written
         }
         None => {
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            write(format, &store, &ids, &redactor, &mut out)?;
+            write(format, &store, &ids, &redactor, &mut out)?
         }
+    };
+    if written.skipped > 0 {
+        eprintln!(
+            "hooktap: skipped {} of {} requests: their body is not JSON (empty, text, binary, or cut at the capture limit)",
+            written.skipped,
+            ids.len()
+        );
     }
     Ok(())
 }

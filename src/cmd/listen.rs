@@ -29,13 +29,15 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         _ => Default::default(),
     };
     let capture_addr = session.capture_addr();
-    let target = session.target().to_string();
+    let target = session.target().map(ToString::to_string);
+    let respond = session.forwarder().answers().map(|r| r.status.as_u16());
     let api_addr = session.api_addr();
     if args.json {
         let ready = json!({
             "event": "ready",
             "capture_addr": capture_addr.to_string(),
             "target": target,
+            "respond": respond,
             "public_url": public_urls.first(),
             "public_urls": public_urls,
             "api_addr": api_addr.map(|a| a.to_string()),
@@ -47,7 +49,8 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
         }
         emit(
             format!(
-                "hooktap: capturing on http://{capture_addr}, forwarding to {target}{}\n",
+                "hooktap: capturing on http://{capture_addr}, {}{}\n",
+                session.destination(),
                 api_addr.map_or_else(String::new, |a| format!(", API on http://{a}"))
             )
             .as_bytes(),

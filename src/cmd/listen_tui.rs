@@ -60,7 +60,11 @@ fn header(session: &Session, tunnel: &TunnelStatus, stats: &Stats) -> HeaderInfo
     let mut header = HeaderInfo {
         title: format!("capturing on http://{}", session.capture_addr()),
         public_urls: Vec::new(),
-        target: Some(session.target().to_string()),
+        target: Some(
+            session
+                .target()
+                .map_or_else(|| session.destination(), ToString::to_string),
+        ),
         tunnel: TunnelState::Local,
         queued_delivered: 0,
         dropped: 0,

@@ -9,6 +9,7 @@ mod relay;
 mod relay_names;
 mod replay;
 mod requests;
+mod send;
 mod tunnel;
 mod ui;
 mod verify;
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export(args) => export::export(args),
         Command::Verify(args) => verify::verify(args),
         Command::Relay(args) => relay::relay(args).await,
+        Command::Send(args) => send::send(args).await,
         Command::Ui(args) => ui::ui(args).await,
     }
 }

@@ -71,7 +71,7 @@ pub fn command(ex: &Exchange) -> String {
     } else {
         args.push(format!("--request {}", shell_quote(&req.method)));
     }
-    args.push(shell_quote(&ex.target));
+    args.push(shell_quote(&ex.url()));
     let sends_body = !body.is_empty() || has("content-length") || has("transfer-encoding");
     for name in CURL_DEFAULTS {
         if !has(name) {

@@ -83,7 +83,7 @@ pub fn entry(ex: &Exchange) -> Value {
     let ms = |us: i64| us as f64 / 1000.0;
     let mut request = json!({
         "method": req.method,
-        "url": ex.target,
+        "url": ex.url(),
         "httpVersion": req.version,
         "cookies": cookies(&req.headers, "cookie"),
         "headers": headers(&req.headers),

@@ -16,6 +16,7 @@ use crate::api::{self, ApiConfig};
 use crate::capture::CaptureServer;
 use crate::exchange::Exchange;
 use crate::forward::{ForwardConfig, Forwarder};
+use crate::respond::Respond;
 use crate::signature::Verifier;
 use crate::store::{Location, Options, Store};
 use crate::target::Target;
@@ -31,6 +32,9 @@ const TUNNEL_EVENT_BUFFER: usize = 64;
 pub struct ListenConfig {
     /// Where requests are forwarded, how long the app may take, what is kept of bodies.
     pub forward: ForwardConfig,
+    /// No app: the answer hooktap gives every request itself (the forward target is then
+    /// unused).
+    pub respond: Option<Respond>,
     /// The local capture listener.
     pub capture_addr: SocketAddr,
     /// The store file (or memory).
@@ -76,7 +80,10 @@ impl Session {
                 check.check_exchange(ex, None, None)
             })),
         })?;
-        let forwarder = Forwarder::new(config.forward, store.clone());
+        let mut forwarder = Forwarder::new(config.forward, store.clone());
+        if let Some(respond) = config.respond {
+            forwarder = forwarder.answering(respond);
+        }
         let server = CaptureServer::bind(config.capture_addr, forwarder.clone()).await?;
         let capture_addr = server.local_addr()?;
         let api = api::bind_for_listen(&config.api, forwarder.clone(), verifier.clone()).await?;
@@ -140,9 +147,21 @@ impl Session {
         self.api_addr
     }
 
-    /// Where requests are forwarded.
-    pub fn target(&self) -> &Target {
-        self.forwarder.target()
+    /// Where requests are forwarded; `None` when hooktap answers them itself.
+    pub fn target(&self) -> Option<&Target> {
+        match self.forwarder.answers() {
+            Some(_) => None,
+            None => Some(self.forwarder.target()),
+        }
+    }
+
+    /// Where requests go, for a person: `forwarding to http://…`, or
+    /// `no app: answering 200`.
+    pub fn destination(&self) -> String {
+        match self.forwarder.answers() {
+            Some(respond) => respond.summary(),
+            None => format!("forwarding to {}", self.forwarder.target()),
+        }
     }
 
     /// The store the session records into.

@@ -20,7 +20,7 @@ pub fn signed_url(exchange: &Exchange) -> String {
     match &exchange.public_url {
         Some(public) if public.ends_with(uri.as_str()) => public.clone(),
         Some(public) => format!("{}{uri}", public.trim_end_matches('/')),
-        None => exchange.target.clone(),
+        None => exchange.url(),
     }
 }
 
@@ -61,6 +61,22 @@ impl Verifier {
                 pin,
             }),
         }
+    }
+
+    /// A verifier with only `provider`'s secret (and the generic schemes) that checks and
+    /// signs every request as `provider`'s: what `send` signs a sample event with.
+    pub fn pinned(&self, provider: &str) -> Verifier {
+        let secrets = self
+            .inner
+            .secrets
+            .iter()
+            .filter(|(name, _)| *name == provider)
+            .map(|(name, secret)| (name.clone(), secret.clone()));
+        Verifier::new(
+            secrets,
+            self.inner.generic.clone(),
+            Some(provider.to_string()),
+        )
     }
 
     /// The configured secrets as text, so exports can redact them.

@@ -267,6 +267,7 @@ pub async fn export(s: Services, format: Format, ids: Vec<u64>) -> Option<Action
         Format::Har => "har",
         Format::Curl => "sh",
         Format::Fixture => "fixture.json",
+        Format::Jsonl => "jsonl",
     };
     let stamp =
         crate::exchange::format_time(crate::exchange::unix_micros(std::time::SystemTime::now()));

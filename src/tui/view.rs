@@ -330,7 +330,7 @@ fn timing(ex: &Exchange) -> Vec<Line> {
     if let Some(url) = &ex.public_url {
         out.push(field("public", Tone::Plain, url.clone()));
     }
-    out.push(field("target", Tone::Plain, ex.target.clone()));
+    out.push(field("target", Tone::Plain, ex.target_label().to_string()));
     if let Some(ttfb) = ex.ttfb_us {
         out.push(field(
             "headers",

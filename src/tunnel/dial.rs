@@ -151,7 +151,7 @@ fn relay_sentence(response: &http::Response<Option<Vec<u8>>>) -> Option<String> 
         .then(|| sentence.to_string())
 }
 
-fn client_config(ca: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
+pub(crate) fn client_config(ca: Option<&Path>) -> anyhow::Result<rustls::ClientConfig> {
     let mut roots = rustls::RootCertStore::empty();
     match ca {
         Some(path) => {

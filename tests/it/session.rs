@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 fn config(app: std::net::SocketAddr, tunnel: Option<AgentConfig>) -> ListenConfig {
     ListenConfig {
+        respond: None,
         forward: ForwardConfig {
             target: Target::parse(&format!("http://{app}")).unwrap(),
             timeout: Duration::from_secs(10),

@@ -48,9 +48,18 @@ impl Listen {
     /// Starts `hooktap listen <target> --capture-addr 127.0.0.1:0 --store <store> extra…` and
     /// waits for its first line.
     pub async fn start(target: &str, store: &Path, extra: &[&str]) -> Self {
+        Self::start_for(Some(target), store, extra).await
+    }
+
+    /// [`Listen::start`] with no TARGET: hooktap answers every request itself.
+    pub async fn without_app(store: &Path, extra: &[&str]) -> Self {
+        Self::start_for(None, store, extra).await
+    }
+
+    async fn start_for(target: Option<&str>, store: &Path, extra: &[&str]) -> Self {
         let mut child = Command::new(BIN)
             .arg("listen")
-            .arg(target)
+            .args(target)
             .args(["--capture-addr", "127.0.0.1:0", "--store"])
             .arg(store)
             .args(with_api_off(extra))
