@@ -3,7 +3,9 @@
 //! Major components:
 //! - [`exchange`]: the record of one request and its response, shared by everything else;
 //! - [`store`]: the SQLite history of exchanges, written off the forwarding path;
-//! - [`forward`] and [`capture`]: the local capture listener and the forwarder to the app;
+//! - [`capture`]: the local capture listener, the forwarder to the app and its records;
+//! - [`session`]: one `listen` (capture, API, tunnel) with watches on its state;
+//! - [`web`]: HTTP rules the agent and the relay share;
 //! - [`signature`] and [`config`]: webhook signature verdicts, secrets and re-signing;
 //! - [`tunnel`] and [`relay`]: the agent's tunnel to the relay, and the relay itself;
 //! - [`replay`], [`export`], [`diff`] and [`api`]: resending, exporting and the local API;
@@ -12,7 +14,6 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
-pub mod body;
 pub mod capture;
 pub mod cli;
 pub mod cmd;
@@ -22,23 +23,17 @@ pub mod edit;
 pub mod events;
 pub mod exchange;
 pub mod export;
-pub mod forward;
 pub mod fsperm;
 pub mod logging;
 pub mod output;
 pub mod relay;
 pub mod replay;
-pub mod respond;
 pub mod secret;
 pub mod select;
-pub mod serve;
 pub mod session;
 pub mod signature;
 pub mod store;
-pub mod target;
 pub mod tui;
 pub mod tunnel;
-pub mod upstream;
-pub mod upstream_pool;
 pub mod usage;
 pub mod web;

@@ -12,14 +12,14 @@ use http::{Method, Request, Uri};
 use http_body_util::{BodyExt, Full};
 use tokio::time::Instant;
 
+use crate::capture::Target;
+use crate::capture::{Forwarder, RequestMeta};
 use crate::diff::{response_changes, responses_differ};
 use crate::exchange::{
     Exchange, ExchangeId, RecordedRequest, RecordedResponse, Source, unix_micros,
 };
-use crate::forward::{Forwarder, RequestMeta};
 use crate::output::human_size;
 use crate::signature::Verifier;
-use crate::target::Target;
 
 /// How long a replay may take beyond the forwarder's own timeout before it is given up.
 const RECORD_GRACE: Duration = Duration::from_secs(30);

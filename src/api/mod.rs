@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::debug;
 
-use crate::forward::Forwarder;
+use crate::capture::Forwarder;
 use crate::replay::{Resign, resign_with};
 use crate::secret::Secret;
 use crate::signature::Verifier;
@@ -154,7 +154,7 @@ impl ApiServer {
                     let state = state.clone();
                     async move { Ok::<_, Infallible>(routes::handle(&state, req).await) }
                 });
-                crate::serve::http1_until_shutdown(stream, service, &shutdown, "API").await;
+                crate::web::serve::http1_until_shutdown(stream, service, &shutdown, "API").await;
             });
         }
         tracker.close();

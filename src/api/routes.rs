@@ -10,10 +10,10 @@ use serde_json::json;
 use super::access::check_access;
 use super::reply::{error, json_response};
 use super::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT, State};
+use crate::capture::Target;
 use crate::output::exchange_json;
 use crate::replay::{ReplayError, ReplayOptions, replay_one};
 use crate::store::{Filter, LookupError};
-use crate::target::Target;
 
 /// Answers one API request.
 pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {

@@ -11,11 +11,11 @@ use clap::Args;
 use super::values::{parse_duration, parse_size};
 use super::{SecretArgs, StoreArgs};
 use crate::api::{ApiAddr, ApiConfig};
-use crate::forward::ForwardConfig;
-use crate::respond::Respond;
+use crate::capture::ForwardConfig;
+use crate::capture::Respond;
+use crate::capture::Target;
 use crate::secret::Secret;
 use crate::session::ListenConfig;
-use crate::target::Target;
 use crate::tunnel::AgentConfig;
 use crate::usage::UsageError;
 

@@ -6,15 +6,15 @@ use super::{UsageError, emit};
 use crate::cli::ReplayArgs;
 use std::sync::Arc;
 
+use crate::capture::Target;
+use crate::capture::{ForwardConfig, Forwarder};
 use crate::exchange::{Exchange, ExchangeId};
 use crate::export::fixture::replay_file;
-use crate::forward::{ForwardConfig, Forwarder};
 use crate::output::{self, human_duration_us};
 use crate::replay::{Job, Pacer, ReplayError, ReplayOptions, Replayed, replay_all, resign_with};
 use crate::select::{lookup_error, select, without_replayed};
 use crate::signature::{Verdict, Verifier};
 use crate::store::{Location, Options, Store};
-use crate::target::Target;
 
 /// Counts what went wrong, for the exit status.
 #[derive(Default)]
@@ -51,7 +51,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
                 .clone()
                 .unwrap_or_else(|| Target::parse("80").expect("80 is a valid port")),
             timeout: args.timeout,
-            capture_limit: crate::forward::DEFAULT_CAPTURE_LIMIT,
+            capture_limit: crate::capture::DEFAULT_CAPTURE_LIMIT,
         },
         store.clone(),
     );

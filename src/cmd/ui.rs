@@ -5,12 +5,12 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 
 use super::UsageError;
+use crate::capture::Target;
+use crate::capture::{ForwardConfig, Forwarder};
 use crate::cli::UiArgs;
 use crate::exchange::Exchange;
-use crate::forward::{ForwardConfig, Forwarder};
 use crate::replay::resign_with;
 use crate::store::{Location, Options, Store};
-use crate::target::Target;
 use crate::tui::app::{HeaderInfo, TunnelState};
 use crate::tui::{Feed, Services};
 
@@ -60,7 +60,7 @@ pub async fn ui(args: UiArgs) -> anyhow::Result<()> {
             // Every replay names its own target; this one is never used.
             target: Target::parse("80").expect("80 is a valid port"),
             timeout: args.timeout,
-            capture_limit: crate::forward::DEFAULT_CAPTURE_LIMIT,
+            capture_limit: crate::capture::DEFAULT_CAPTURE_LIMIT,
         },
         store.clone(),
     );

@@ -8,10 +8,10 @@ use anyhow::Context;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
+use crate::capture::Forwarder;
 use crate::exchange::{
     Body, Exchange, ExchangeId, Header, RecordedRequest, RecordedResponse, Source,
 };
-use crate::forward::Forwarder;
 use crate::replay::{Job, Pacer, ReplayError, ReplayOptions, Replayed, base_target, replay_all};
 
 /// The fixture format version this build writes and reads.

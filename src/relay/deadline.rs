@@ -24,7 +24,7 @@ use tokio::time::{Instant, Sleep};
 use tokio_util::sync::CancellationToken;
 
 use super::limits::TooLarge;
-use crate::body::BoxError;
+use crate::web::body::BoxError;
 
 /// Bytes of a body read before its request is opened to the agent.
 pub const PREBUFFER: usize = 64 * 1024;

@@ -21,8 +21,8 @@ use tracing::{info, warn};
 use super::Shared;
 use super::queue::QueuedRequest;
 use super::registry::Session;
-use crate::body::BoxError;
 use crate::tunnel::protocol as proto;
+use crate::web::body::BoxError;
 
 /// Bytes of a queued body read from the database at a time.
 const CHUNK: usize = 256 * 1024;

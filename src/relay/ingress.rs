@@ -23,9 +23,9 @@ use super::registry::Session;
 use super::spool::{SpoolError, spool};
 use super::tunnel::{text_body, upgrade};
 use super::{OfflineMode, Shared, strict};
-use crate::body::BoxBody;
 use crate::exchange::unix_micros;
 use crate::tunnel::protocol as proto;
+use crate::web::body::BoxBody;
 use crate::web::error_response;
 use crate::web::headers::{add_forwarded_for, header_list, strip_hop_by_hop, version_name};
 

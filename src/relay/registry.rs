@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::auth::{Fingerprint, same};
 use super::peers::PeerCounts;
-use crate::body::BoxBody;
+use crate::web::body::BoxBody;
 
 /// One connected agent.
 pub struct Session {

@@ -12,7 +12,7 @@ use http_body_util::BodyExt;
 use tokio::io::AsyncWriteExt;
 
 use super::room::{Refused, Reservation};
-use crate::body::BoxError;
+use crate::web::body::BoxError;
 
 /// Bytes buffered per request while its body streams to a spool file.
 pub const SPOOL_BUFFER: usize = 64 * 1024;

@@ -21,11 +21,11 @@ use super::auth;
 use super::delivery::{deliver_queue, kick};
 use super::peers::Peer;
 use super::registry::Session;
-use crate::body::BoxBody;
 use crate::tunnel::protocol::{
     self as proto, AgentHello, RefusalReason, RelayAnswer, RelayRefusal, RelayWelcome,
 };
 use crate::tunnel::wsio::{Role, WsIo};
+use crate::web::body::BoxBody;
 use crate::web::error_response;
 
 /// Why an upgrade request is not a WebSocket handshake the relay takes (RFC 6455 §4.2.1).

@@ -14,12 +14,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::api::{self, ApiConfig};
 use crate::capture::CaptureServer;
+use crate::capture::Respond;
+use crate::capture::Target;
+use crate::capture::{ForwardConfig, Forwarder, Started};
 use crate::exchange::Exchange;
-use crate::forward::{ForwardConfig, Forwarder};
-use crate::respond::Respond;
 use crate::signature::Verifier;
 use crate::store::{Location, Options, Store};
-use crate::target::Target;
 use crate::tunnel::{self, AgentConfig, ConnectError, TunnelEvent};
 
 pub use status::{Stats, TunnelStatus};
@@ -187,6 +187,11 @@ impl Session {
     /// Counts of what the session recorded.
     pub fn stats(&self) -> watch::Receiver<Stats> {
         self.stats.clone()
+    }
+
+    /// Every exchange as it begins, before the app answers (its record follows).
+    pub fn started(&self) -> broadcast::Receiver<Arc<Started>> {
+        self.forwarder.started()
     }
 
     /// Every exchange, once its record is committed.

@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::capture::Forwarder;
 use crate::exchange::{Exchange, ExchangeId, RecordedRequest};
 use crate::export::redact::Redactor;
 use crate::export::{self, Format};
-use crate::forward::Forwarder;
 use crate::output::human_duration_us;
 use crate::replay::{ReplayError, ReplayOptions, Replayed, Resign, replay_request};
 use crate::signature::{Verdict, Verifier};

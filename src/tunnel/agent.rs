@@ -18,8 +18,8 @@ use super::wsio::WsIo;
 
 /// The agent's end of an open WebSocket.
 type Ws = WsIo<BoxIo>;
+use crate::capture::{Forwarder, RequestMeta};
 use crate::exchange::Source;
-use crate::forward::{Forwarder, RequestMeta};
 
 /// How the agent reaches its relay.
 #[derive(Clone)]
@@ -286,7 +286,7 @@ impl Agent {
                         told.cancel();
                     }
                     return Ok::<_, Infallible>(http::Response::new(
-                        crate::body::BoxBody::default(),
+                        crate::web::body::BoxBody::default(),
                     ));
                 }
                 Ok::<_, Infallible>(handle(&forwarder, &deliveries, req).await)
@@ -351,7 +351,7 @@ async fn handle(
     forwarder: &Forwarder,
     deliveries: &super::queued::Deliveries,
     mut req: Request<Incoming>,
-) -> http::Response<crate::body::BoxBody> {
+) -> http::Response<crate::web::body::BoxBody> {
     let headers = req.headers_mut();
     let text =
         |value: Option<http::HeaderValue>| value.and_then(|v| v.to_str().ok().map(str::to_string));

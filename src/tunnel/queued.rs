@@ -18,9 +18,9 @@ use hyper::body::Incoming;
 use tokio::sync::oneshot;
 
 use super::protocol as proto;
-use crate::body::{BoxBody, BoxError};
+use crate::capture::{Forwarder, RequestMeta};
 use crate::exchange::Exchange;
-use crate::forward::{Forwarder, RequestMeta};
+use crate::web::body::{BoxBody, BoxError};
 
 /// The queued deliveries in progress, by queued id; cheap to clone.
 #[derive(Clone, Default)]

@@ -6,7 +6,7 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
-use crate::body::BoxBody;
+use crate::web::body::BoxBody;
 
 /// A plain-text response of hooktap's own, one line naming the problem.
 pub fn error_response(status: StatusCode, reason: &str) -> Response<BoxBody> {

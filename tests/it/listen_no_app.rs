@@ -6,9 +6,9 @@ use crate::common::tunnel as common;
 use std::time::Duration;
 
 use common::*;
+use hooktap::capture::Respond;
 use hooktap::exchange::Source;
 use hooktap::relay::{Auth, RelayConfig};
-use hooktap::respond::Respond;
 use serde_json::Value;
 use tokio::io::AsyncBufReadExt;
 

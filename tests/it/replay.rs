@@ -10,9 +10,9 @@ use common::replay::{
     Send, capture_via_cli, forwarder, headers_but_forwarded_for, require_subcommand,
 };
 use common::{App, Capture};
+use hooktap::capture::Target;
 use hooktap::exchange::Source;
 use hooktap::replay::{Pacer, ReplayError, ReplayOptions, replay_all, replay_one};
-use hooktap::target::Target;
 use serde_json::Value;
 
 const LIMIT: usize = 10 * 1024 * 1024;

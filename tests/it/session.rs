@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use common::*;
 use hooktap::api::ApiConfig;
-use hooktap::forward::ForwardConfig;
+use hooktap::capture::ForwardConfig;
+use hooktap::capture::Target;
 use hooktap::relay::{Auth, RelayConfig};
 use hooktap::session::{ListenConfig, Session, TunnelStatus};
 use hooktap::signature::Verifier;
 use hooktap::store::{Filter, Location};
-use hooktap::target::Target;
 use hooktap::tunnel::AgentConfig;
 use tokio::sync::watch;
 
@@ -53,6 +53,7 @@ async fn a_session_streams_its_commits_and_counts_them() {
     let session = Session::start(config(app.addr, None)).await.unwrap();
     assert_eq!(*session.tunnel().borrow(), TunnelStatus::Local);
     assert_eq!(session.api_addr(), None, "the API is off");
+    let mut started = session.started();
     let mut committed = session.committed();
     let mut stats = session.stats();
     let url = format!("http://{}/hooks/a", session.capture_addr());
@@ -60,6 +61,13 @@ async fn a_session_streams_its_commits_and_counts_them() {
     let (status, _, body) = post(&client(), &url, "hello").await;
     assert_eq!((status.as_u16(), &body[..]), (200, &b"hello"[..]));
     assert_eq!(app.seen.recv().await.unwrap().uri, "/hooks/a");
+    let begun = started
+        .try_recv()
+        .expect("the start was announced before the answer");
+    assert_eq!(
+        (begun.method.as_str(), begun.uri.as_str()),
+        ("POST", "/hooks/a")
+    );
     let exchange = tokio::time::timeout(Duration::from_secs(10), committed.recv())
         .await
         .expect("the commit is streamed")
@@ -67,6 +75,10 @@ async fn a_session_streams_its_commits_and_counts_them() {
     assert_eq!(
         (exchange.request.uri.as_str(), exchange.status()),
         ("/hooks/a", Some(200))
+    );
+    assert_eq!(
+        exchange.id, begun.id,
+        "the record follows under the announced id"
     );
     let counted = until(&mut stats, "one record counted", |s| s.records == 1).await;
     assert_eq!(

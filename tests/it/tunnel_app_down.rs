@@ -6,9 +6,9 @@ use crate::common::tunnel as common;
 use std::time::Duration;
 
 use common::*;
-use hooktap::forward::{ForwardConfig, Forwarder};
+use hooktap::capture::Target;
+use hooktap::capture::{ForwardConfig, Forwarder};
 use hooktap::relay::{Auth, RelayConfig};
-use hooktap::target::Target;
 
 async fn bounded<F: std::future::Future<Output = ()>>(test: F) {
     tokio::time::timeout(Duration::from_secs(60), test)

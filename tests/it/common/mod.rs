@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use hooktap::capture::CaptureServer;
+use hooktap::capture::Target;
+use hooktap::capture::{ForwardConfig, Forwarder};
 use hooktap::exchange::Exchange;
-use hooktap::forward::{ForwardConfig, Forwarder};
 use hooktap::store::{Location, Options, Store};
-use hooktap::target::Target;
 use http_body_util::{BodyExt, Full};
 use hyper::service::service_fn;
 use hyper::{Request, Response};

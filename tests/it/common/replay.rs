@@ -7,10 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use hooktap::capture::Target;
+use hooktap::capture::{ForwardConfig, Forwarder};
 use hooktap::exchange::Exchange;
-use hooktap::forward::{ForwardConfig, Forwarder};
 use hooktap::store::{Location, Options, Store};
-use hooktap::target::Target;
 use http_body_util::Full;
 use hyper::Request;
 

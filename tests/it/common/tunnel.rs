@@ -8,10 +8,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use hooktap::forward::{ForwardConfig, Forwarder};
+use hooktap::capture::Target;
+use hooktap::capture::{ForwardConfig, Forwarder};
 use hooktap::relay::{Relay, RelayConfig};
 use hooktap::store::{Location, Options, Store};
-use hooktap::target::Target;
 use hooktap::tunnel::{self, AgentConfig, ConnectError, Tunnel};
 use http::{Request, Response};
 use http_body::{Body as HttpBody, Frame};

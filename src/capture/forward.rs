@@ -1,32 +1,31 @@
-//! Forwarding one request to the app and recording the exchange.
+//! Forwarding one request to the app (or answering it, with no app).
 //!
 //! Live traffic (local capture, tunnel) and replays all go through [`Forwarder::forward`],
-//! so they are recorded the same way. Bodies stream both ways through [`TeeBody`]s that
-//! keep a capped copy; the record is written when the last of the two bodies is done.
+//! so they are recorded the same way (`record.rs`). Bodies stream both ways through
+//! [`TeeBody`]s that keep a capped copy; the record is written when the last of the two
+//! bodies is done.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{self, HeaderMap, HeaderValue};
+use http::header::HeaderValue;
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
+use tokio::sync::broadcast;
 
-use crate::body::{BodyEnd, BodySink, BoxBody, BoxError, TeeBody};
-use crate::exchange::{
-    Body, Exchange, ExchangeId, Header, RecordedRequest, RecordedResponse, Source, unix_micros,
-};
-use crate::respond::Respond;
+use super::outbound::prepare_outbound_headers;
+use super::pool::{GiveBack, UpstreamPool};
+use super::record::{InFlight, STARTED_BUFFER, Side, Sink, Started};
+use super::respond::{Respond, answer};
+use super::target::Target;
+use super::upstream::{Upstream, UpstreamError};
+use crate::exchange::{Exchange, ExchangeId, Source};
 use crate::store::Store;
-use crate::target::Target;
-use crate::upstream::{Upstream, UpstreamError};
-use crate::upstream_pool::{GiveBack, UpstreamPool};
+use crate::web::body::{BoxBody, BoxError, TeeBody};
 use crate::web::error_response;
-use crate::web::headers::{
-    X_FORWARDED_HOST, X_FORWARDED_PROTO, add_forwarded_for, header_list, strip_hop_by_hop,
-    version_name,
-};
+use crate::web::headers::{header_list, strip_hop_by_hop};
 
 /// Default time the app may take to send its response headers.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -94,43 +93,12 @@ pub struct Forwarder {
     /// Connections for requests that bring none of their own.
     pool: Arc<UpstreamPool>,
     config: Arc<ForwardConfig>,
-    store: Store,
-    in_flight: Arc<InFlight>,
+    pub(super) store: Store,
+    pub(super) in_flight: Arc<InFlight>,
+    /// Each exchange as it begins.
+    pub(super) started: broadcast::Sender<Arc<Started>>,
     /// With no app (`listen --respond`): the answer to requests that name no target.
     answer: Option<Arc<Respond>>,
-}
-
-/// Exchanges begun and not yet recorded.
-#[derive(Default)]
-struct InFlight {
-    count: std::sync::atomic::AtomicUsize,
-    idle: tokio::sync::Notify,
-}
-
-/// Counts one exchange in flight until dropped (with its [`Recorder`], after the record
-/// is queued).
-struct InFlightGuard(Arc<InFlight>);
-
-impl InFlightGuard {
-    fn new(in_flight: &Arc<InFlight>) -> Self {
-        in_flight
-            .count
-            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
-        Self(in_flight.clone())
-    }
-}
-
-impl Drop for InFlightGuard {
-    fn drop(&mut self) {
-        if self
-            .0
-            .count
-            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
-            == 1
-        {
-            self.0.idle.notify_waiters();
-        }
-    }
 }
 
 impl Forwarder {
@@ -141,6 +109,7 @@ impl Forwarder {
             config: Arc::new(config),
             store,
             in_flight: Arc::default(),
+            started: broadcast::channel(STARTED_BUFFER).0,
             answer: None,
         }
     }
@@ -166,6 +135,11 @@ impl Forwarder {
     /// The store exchanges are recorded in.
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// Each exchange as it begins (before the app answers): the inspector's in-flight rows.
+    pub fn started(&self) -> broadcast::Receiver<Arc<Started>> {
+        self.started.subscribe()
     }
 
     /// Exchanges begun and not yet recorded (waiting for the app, or bodies streaming).
@@ -304,92 +278,6 @@ impl Forwarder {
     }
 }
 
-impl Forwarder {
-    /// The recorder of one exchange, begun now: the request's head, sent to `url` (empty
-    /// when hooktap answers it itself).
-    fn recorder(
-        &self,
-        parts: &http::request::Parts,
-        received_pq: &PathAndQuery,
-        url: String,
-        meta: &RequestMeta,
-        committed: Committed,
-    ) -> Arc<Recorder> {
-        let started = Instant::now();
-        let received_at_us = meta
-            .received_at_us
-            .unwrap_or_else(|| unix_micros(SystemTime::now()));
-        let exchange = Exchange {
-            id: meta.id.clone().unwrap_or_else(ExchangeId::generate),
-            received_at_us,
-            source: meta.source,
-            public_url: meta.public_url.clone(),
-            target: url,
-            request: RecordedRequest {
-                method: parts.method.as_str().to_owned(),
-                uri: received_pq.as_str().to_owned(),
-                version: version_name(parts.version).to_owned(),
-                headers: header_list(&parts.headers),
-                body: Body::default(),
-            },
-            response: None,
-            ttfb_us: None,
-            duration_us: 0,
-            error: None,
-            replay_of: meta.replay_of.clone(),
-            verdict: None,
-        };
-        Arc::new(Recorder {
-            state: Mutex::new(Some((exchange, committed))),
-            queued_id: meta.queued_id.clone(),
-            store: self.store.clone(),
-            started,
-            _in_flight: InFlightGuard::new(&self.in_flight),
-        })
-    }
-}
-
-/// How long hooktap, answering in place of an app, waits for a request's body.
-const ANSWER_BODY_WAIT: Duration = Duration::from_secs(30);
-
-/// Reads the whole request body into the record, then answers with `respond` and records
-/// that answer, as an app would have.
-async fn answer<B>(
-    respond: &Respond,
-    recorder: Arc<Recorder>,
-    body: B,
-    capture_limit: usize,
-) -> Response<BoxBody>
-where
-    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
-    B::Error: Into<BoxError>,
-{
-    let sink = Box::new(Sink(recorder.clone(), Side::Request));
-    let mut body = TeeBody::new(body, capture_limit, sink);
-    let read = async {
-        while let Some(frame) = body.frame().await {
-            if frame.is_err() {
-                break;
-            }
-        }
-    };
-    if tokio::time::timeout(ANSWER_BODY_WAIT, read).await.is_err() {
-        recorder.fail(format!(
-            "the request body did not arrive within {}",
-            humantime::format_duration(ANSWER_BODY_WAIT)
-        ));
-    }
-    drop(body);
-    let response = respond.response();
-    recorder.set_response(respond.status.as_u16(), header_list(response.headers()));
-    recorder.with(|ex| {
-        if let Some(recorded) = ex.response.as_mut() {
-            recorded.body = Body::full(respond.body.to_vec());
-        }
-    });
-    response
-}
-
 /// Why a request did not get a response from the app.
 enum SendFailure {
     /// The app could not be reached.
@@ -422,147 +310,4 @@ fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
         cause = next;
     }
     cause.to_string()
-}
-
-fn prepare_outbound_headers(headers: &mut HeaderMap, target: &Target, meta: &RequestMeta) {
-    let original_host = headers.get(header::HOST).cloned();
-    strip_hop_by_hop(headers);
-    if let Some(entry) = &meta.forwarded_for {
-        add_forwarded_for(headers, entry);
-    }
-    if !headers.contains_key(X_FORWARDED_PROTO) {
-        headers.insert(X_FORWARDED_PROTO, HeaderValue::from_static("http"));
-    }
-    if let Some(host) = original_host
-        && !headers.contains_key(X_FORWARDED_HOST)
-    {
-        headers.insert(X_FORWARDED_HOST, host);
-    }
-    // The app sees its own address as Host, as it would without hooktap in between:
-    // frameworks that check allowed hosts accept localhost but not a relay's name.
-    headers.insert(header::HOST, target.host_header().clone());
-}
-
-/// Who waits for a record's commit.
-type Committed = Option<tokio::sync::oneshot::Sender<Arc<Exchange>>>;
-
-/// Collects the parts of one exchange and records it when the last part is dropped.
-struct Recorder {
-    state: Mutex<Option<(Exchange, Committed)>>,
-    queued_id: Option<String>,
-    store: Store,
-    started: Instant,
-    // Dropped after `drop` has queued the record.
-    _in_flight: InFlightGuard,
-}
-
-impl Recorder {
-    fn with<T>(&self, f: impl FnOnce(&mut Exchange) -> T) -> Option<T> {
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        guard.as_mut().map(|(ex, _)| f(ex))
-    }
-
-    fn set_response(&self, status: u16, headers: Vec<Header>) {
-        let ttfb = self.started.elapsed().as_micros() as i64;
-        self.with(|ex| {
-            ex.ttfb_us = Some(ttfb);
-            ex.response = Some(RecordedResponse {
-                status,
-                headers,
-                body: Body::default(),
-            });
-        });
-    }
-
-    fn fail(&self, reason: String) {
-        self.with(|ex| ex.error.get_or_insert(reason).clone());
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        let taken = self
-            .state
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-        if let Some((mut exchange, committed)) = taken {
-            exchange.duration_us = self.started.elapsed().as_micros() as i64;
-            self.store
-                .record_queued_then(exchange, self.queued_id.take(), committed);
-        }
-    }
-}
-
-#[derive(Clone, Copy)]
-enum Side {
-    Request,
-    Response,
-}
-
-struct Sink(Arc<Recorder>, Side);
-
-impl BodySink for Sink {
-    fn finish(&self, body: Body, end: BodyEnd) {
-        let side = self.1;
-        self.0.with(|ex| {
-            let problem = match (side, &end) {
-                (_, BodyEnd::Complete) => None,
-                (Side::Request, BodyEnd::Failed(e)) => {
-                    Some(format!("the request body failed: {e}"))
-                }
-                (Side::Response, BodyEnd::Failed(e)) => {
-                    Some(format!("the app's response body failed: {e}"))
-                }
-                // The app may answer without reading the whole request; that is its call.
-                (Side::Request, BodyEnd::Abandoned) => None,
-                (Side::Response, BodyEnd::Abandoned) => {
-                    Some("the sender went away before the response was complete".to_string())
-                }
-            };
-            if let Some(problem) = problem {
-                ex.error.get_or_insert(problem);
-            }
-            match side {
-                Side::Request => ex.request.body = body,
-                Side::Response => {
-                    if let Some(response) = ex.response.as_mut() {
-                        response.body = body;
-                    }
-                }
-            }
-        });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::web::headers::forwarded_for;
-
-    fn map(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        let mut headers = HeaderMap::new();
-        for (name, value) in pairs {
-            headers.append(*name, HeaderValue::from_static(value));
-        }
-        headers
-    }
-
-    #[test]
-    fn outbound_headers_name_the_sender_and_the_app_as_host() {
-        let target = Target::parse("5000").unwrap();
-        let mut meta = RequestMeta::new(Source::Local);
-        meta.forwarded_for = forwarded_for("127.0.0.9:40000".parse().unwrap());
-
-        let mut first = map(&[("host", "example.test")]);
-        prepare_outbound_headers(&mut first, &target, &meta);
-        assert_eq!(first["x-forwarded-for"], "127.0.0.9");
-        assert_eq!(first["x-forwarded-host"], "example.test");
-        assert_eq!(first["x-forwarded-proto"], "http");
-        assert_eq!(first["host"], "127.0.0.1:5000");
-
-        let mut chained = map(&[("host", "h"), ("x-forwarded-for", "10.0.0.1")]);
-        prepare_outbound_headers(&mut chained, &target, &meta);
-        assert_eq!(chained["x-forwarded-for"], "10.0.0.1, 127.0.0.9");
-    }
 }

@@ -13,9 +13,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, debug, info_span};
 
+use crate::capture::upstream::Upstream;
+use crate::capture::{Forwarder, RequestMeta};
 use crate::exchange::Source;
-use crate::forward::{Forwarder, RequestMeta};
-use crate::upstream::Upstream;
 
 /// The capture listener, bound and ready to [`run`](CaptureServer::run).
 pub struct CaptureServer {
@@ -145,7 +145,7 @@ async fn serve(
     });
     // HTTP/1.1 only: webhook senders speak it, and it pairs each inbound connection with
     // one connection to the app (see `upstream`).
-    crate::serve::http1_until_shutdown(stream, service, &shutdown, "capture")
+    crate::web::serve::http1_until_shutdown(stream, service, &shutdown, "capture")
         .instrument(info_span!("capture", %peer))
         .await
 }
@@ -155,9 +155,9 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::forward::ForwardConfig;
+    use crate::capture::ForwardConfig;
+    use crate::capture::Target;
     use crate::store::{Location, Options, Store};
-    use crate::target::Target;
 
     /// How many threads of this process carry `name`.
     fn threads_named(name: &str) -> usize {

@@ -13,8 +13,8 @@ use hyper::client::conn::http1::{self, SendRequest};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::body::BoxBody;
-use crate::target::Target;
+use crate::capture::Target;
+use crate::web::body::BoxBody;
 
 /// Why a request could not be delivered on the dedicated connection.
 #[derive(Debug)]

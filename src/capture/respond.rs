@@ -6,7 +6,13 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use http_body_util::{BodyExt, Full};
 
-use crate::body::BoxBody;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::record::{Recorder, Side, Sink};
+use crate::exchange::Body;
+use crate::web::body::{BoxBody, BoxError, TeeBody};
+use crate::web::headers::header_list;
 
 /// The response every request gets when `listen` has no app.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +101,47 @@ impl Respond {
             .insert(header::CONTENT_LENGTH, HeaderValue::from(self.body.len()));
         response
     }
+}
+
+/// How long hooktap, answering in place of an app, waits for a request's body.
+const ANSWER_BODY_WAIT: Duration = Duration::from_secs(30);
+
+/// Reads the whole request body into the record, then answers with `respond` and records
+/// that answer, as an app would have.
+pub(super) async fn answer<B>(
+    respond: &Respond,
+    recorder: Arc<Recorder>,
+    body: B,
+    capture_limit: usize,
+) -> Response<BoxBody>
+where
+    B: http_body::Body<Data = Bytes> + Send + Unpin + 'static,
+    B::Error: Into<BoxError>,
+{
+    let sink = Box::new(Sink(recorder.clone(), Side::Request));
+    let mut body = TeeBody::new(body, capture_limit, sink);
+    let read = async {
+        while let Some(frame) = body.frame().await {
+            if frame.is_err() {
+                break;
+            }
+        }
+    };
+    if tokio::time::timeout(ANSWER_BODY_WAIT, read).await.is_err() {
+        recorder.fail(format!(
+            "the request body did not arrive within {}",
+            humantime::format_duration(ANSWER_BODY_WAIT)
+        ));
+    }
+    drop(body);
+    let response = respond.response();
+    recorder.set_response(respond.status.as_u16(), header_list(response.headers()));
+    recorder.with(|ex| {
+        if let Some(recorded) = ex.response.as_mut() {
+            recorded.body = Body::full(respond.body.to_vec());
+        }
+    });
+    response
 }
 
 #[cfg(test)]

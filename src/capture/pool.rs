@@ -17,9 +17,9 @@ use http_body::{Body as HttpBody, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 
-use crate::body::BoxBody;
-use crate::target::Target;
-use crate::upstream::{UpstreamError, send_on};
+use crate::capture::Target;
+use crate::capture::upstream::{UpstreamError, send_on};
+use crate::web::body::BoxBody;
 
 /// Idle connections kept at most (all targets together); more are closed when they come
 /// back.
