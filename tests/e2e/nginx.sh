@@ -67,7 +67,7 @@ health=$(curl -s --max-time 5 "http://127.0.0.1:$NGINX_PORT/_hooktap/health")
 check "nginx: /_hooktap/health answers through nginx" grep -q '"status":"ok"' <<<"$health"
 
 # --- the app and the agent, whose tunnel goes through nginx ------------------------------
-start app python3 "$E2E_DIR/echo_app.py" "$APP_PORT"
+STOP_WITH=TERM start app python3 "$E2E_DIR/echo_app.py" "$APP_PORT"
 APP_LOG="$WORK/app.log"
 wait_for 10 http_up "http://127.0.0.1:$APP_PORT/" || { cat "$APP_LOG" >&2; exit 1; }
 AGENT_ARGS=("$APP_PORT" --relay "ws://127.0.0.1:$NGINX_PORT" --token "$TOKEN" --name "$NAME"
@@ -116,6 +116,12 @@ out=$(post "http://127.0.0.1:$NGINX_PORT/t/$NAME/big" big-1 --data-binary "@$WOR
 status=${out%% *} body=${out#* }
 check "nginx: a 5 MiB body passes nginx (client_max_body_size) and arrives intact" \
   expect_eq "$status $(json_field "$body" sha256)" "200 $want" "status and SHA-256"
+
+out=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' -X POST -H 'X-E2E-Id: huge-1' \
+  -H 'Content-Type: application/octet-stream' --data-binary @<(head -c $((65 * 1024 * 1024)) /dev/zero) \
+  "http://127.0.0.1:$NGINX_PORT/t/$NAME/huge" || true)
+check "nginx: a body over client_max_body_size (65 MiB) is refused by nginx with 413" expect_eq "$out" 413 status
+check "nginx: ... and never reaches the app" bash -c "! grep -q 'id=huge-1' '$WORK/app.log'"
 
 # --- agent away: queued by the relay behind nginx, delivered when it is back -------------
 stop_pid "$AGENT_PID"
