@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # (variables set here are for the scripts that source it)
 # Shared by the end-to-end scripts in tests/e2e/ (sourced, not run). Everything listens
 # on 127.0.0.1, on ports the kernel hands out; every wait is bounded; every process a
 # script starts is stopped when it exits, whatever happens.
@@ -91,7 +92,7 @@ wait_log() {
   wait_for "$1" grep -Eq -- "$3" "$2"
 }
 
-# http_ok URL: any HTTP answer from URL within 2 s.
+# http_up URL: any HTTP answer from URL within 2 s.
 http_up() {
   curl -s -o /dev/null --max-time 2 "$1"
 }
