@@ -1,0 +1,5 @@
+#!/usr/bin/env bash
+# End-to-end: examples/flask_receiver.py behind `hooktap listen` through a real relay
+# (tests/e2e/receiver.sh has the checks and the environment it reads).
+set -euo pipefail
+exec bash "$(dirname "$0")/receiver.sh" flask
