@@ -21,6 +21,7 @@ use crate::capture::Forwarder;
 use crate::replay::{Resign, resign_with};
 use crate::secret::Secret;
 use crate::signature::Verifier;
+use crate::store::Store;
 use crate::usage::UsageError;
 
 /// The API's address when `--api-addr` is not given.
@@ -65,6 +66,9 @@ pub struct ApiServer {
 struct State {
     /// The address bound: its origin is the only one a browser may call from.
     addr: SocketAddr,
+    /// Where the requests are read and cleared.
+    store: Store,
+    /// Where replays go (and are recorded).
     forwarder: Forwarder,
     token: Option<Secret>,
     loopback: bool,
@@ -107,6 +111,7 @@ impl ApiServer {
             listener,
             state: Arc::new(State {
                 addr,
+                store: forwarder.store().clone(),
                 forwarder,
                 token,
                 loopback,

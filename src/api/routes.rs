@@ -23,9 +23,9 @@ pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<Fu
     let path = req.uri().path().trim_end_matches('/').to_string();
     let segments: Vec<&str> = path.split('/').skip(1).collect();
     match (req.method().clone(), segments.as_slice()) {
-        (Method::GET, ["api", "requests"]) => list(state, req.uri().query().unwrap_or("")),
+        (Method::GET, ["api", "requests"]) => list(state, req.uri().query().unwrap_or("")).await,
         (Method::DELETE, ["api", "requests"]) => clear(state).await,
-        (Method::GET, ["api", "requests", id]) => get(state, id),
+        (Method::GET, ["api", "requests", id]) => get(state, id).await,
         (Method::POST, ["api", "requests", id, "replay"]) => {
             let id = id.to_string();
             replay(state, &id, req).await
@@ -51,7 +51,7 @@ fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
     response
 }
 
-fn list(state: &State, query: &str) -> Response<Full<Bytes>> {
+async fn list(state: &State, query: &str) -> Response<Full<Bytes>> {
     let mut filter = Filter {
         limit: Some(DEFAULT_LIMIT),
         ..Filter::default()
@@ -77,7 +77,7 @@ fn list(state: &State, query: &str) -> Response<Full<Bytes>> {
             }
         }
     }
-    match state.forwarder.store().list(&filter) {
+    match state.store.list_async(filter).await {
         Ok(rows) => json_response(StatusCode::OK, &json!(rows)),
         Err(err) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -95,15 +95,15 @@ fn lookup_failure(err: LookupError) -> Response<Full<Bytes>> {
     error(status, err.to_string())
 }
 
-fn get(state: &State, id: &str) -> Response<Full<Bytes>> {
-    match state.forwarder.store().get(id) {
+async fn get(state: &State, id: &str) -> Response<Full<Bytes>> {
+    match state.store.get_async(id.to_string()).await {
         Ok(ex) => json_response(StatusCode::OK, &exchange_json(&ex)),
         Err(err) => lookup_failure(err),
     }
 }
 
 async fn clear(state: &State) -> Response<Full<Bytes>> {
-    match state.forwarder.store().clear().await {
+    match state.store.clear().await {
         Ok(()) => json_response(StatusCode::OK, &json!({ "cleared": true })),
         Err(err) => error(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -153,7 +153,7 @@ async fn replay(state: &State, id: &str, req: Request<Incoming>) -> Response<Ful
         Ok(to) => to,
         Err(err) => return error(StatusCode::BAD_REQUEST, format!("to: {err}")),
     };
-    let original = match state.forwarder.store().get(id) {
+    let original = match state.store.get_async(id.to_string()).await {
         Ok(ex) => ex,
         Err(err) => return lookup_failure(err),
     };

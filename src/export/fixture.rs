@@ -1,18 +1,16 @@
-//! `export --fixture` and `replay --from-file`: recorded requests as a JSON file (bodies
-//! in base64) that can be sent again, so captures become a test suite.
+//! The fixture format of `export --fixture`: recorded requests as a JSON file (bodies in
+//! base64) that `replay --from-file` (`replay/fixture.rs`) sends again, so captures become
+//! a test suite.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Context;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 
-use crate::capture::Forwarder;
 use crate::exchange::{
     Body, Exchange, ExchangeId, Header, RecordedRequest, RecordedResponse, Source,
 };
-use crate::replay::{Job, Pacer, ReplayError, ReplayOptions, Replayed, base_target, replay_all};
 
 /// The fixture format version this build writes and reads.
 pub const FIXTURE_VERSION: u32 = 1;
@@ -194,40 +192,4 @@ pub fn to_exchange(entry: Entry) -> anyhow::Result<Exchange> {
         replay_of: None,
         verdict: None,
     })
-}
-
-/// Sends every request in the fixture at `path`, in order, to `to` or to where each was
-/// first sent; each is recorded as a replay of the fixture entry's id.
-pub async fn replay_file(
-    forwarder: &Forwarder,
-    path: &Path,
-    opts: &ReplayOptions,
-    concurrency: usize,
-    pacer: &Pacer,
-    report: impl FnMut(&ExchangeId, Result<Replayed, ReplayError>),
-) -> anyhow::Result<()> {
-    let fixture = read(path)?;
-    let mut jobs: Vec<Job> = Vec::new();
-    let mut by_id = HashMap::new();
-    for (i, entry) in fixture.requests.into_iter().enumerate() {
-        let mut ex =
-            to_exchange(entry).with_context(|| format!("request {} of the fixture", i + 1))?;
-        if by_id.contains_key(&ex.id) {
-            ex.id = ExchangeId::generate();
-        }
-        if opts.to.is_none() {
-            base_target(&ex.target, &ex.request.uri)
-                .map_err(|e| anyhow::anyhow!("request {} of the fixture: {e}", i + 1))?;
-        }
-        jobs.push((ex.id.clone(), None));
-        by_id.insert(ex.id.clone(), ex);
-    }
-    let load = |id: &ExchangeId| {
-        by_id
-            .get(id)
-            .cloned()
-            .ok_or_else(|| format!("{id} is not in the fixture"))
-    };
-    replay_all(forwarder, jobs, opts, concurrency, pacer, load, report).await;
-    Ok(())
 }

@@ -285,6 +285,25 @@ impl Store {
         )
     }
 
+    /// [`Store::list`] on a blocking thread: a slow query (a large store, a busy disk) never
+    /// stalls the deliveries that share the runtime thread.
+    pub async fn list_async(&self, filter: Filter) -> anyhow::Result<Vec<Summary>> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.list(&filter))
+            .await
+            .map_err(|e| anyhow::anyhow!("the store reader stopped: {e}"))?
+    }
+
+    /// [`Store::get`] on a blocking thread (see [`Store::list_async`]).
+    pub async fn get_async(&self, prefix: String) -> Result<Exchange, LookupError> {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.get(&prefix)).await {
+            Ok(found) => found,
+            // The closure does not panic; a runtime shutting down is the only other way.
+            Err(_) => Err(LookupError::Store(rusqlite::Error::InvalidQuery)),
+        }
+    }
+
     /// The inspector's queries, on this store's reading connection.
     pub fn browse<T>(&self, work: impl FnOnce(&Browse<'_>) -> T) -> T {
         let conn = self.reader.lock().unwrap_or_else(|e| e.into_inner());

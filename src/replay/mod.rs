@@ -1,6 +1,8 @@
 //! Replaying recorded requests through the same [`Forwarder`] as live traffic: refusal
 //! checks, target resolution, pacing and concurrency. Each replay is recorded as a new
-//! exchange with `replay_of` set.
+//! exchange with `replay_of` set; [`fixture`] sends a fixture file's requests the same way.
+
+pub mod fixture;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
