@@ -60,6 +60,11 @@ pub struct TunnelArgs {
     /// Trust this CA certificate (PEM) for a relay with a self-signed certificate.
     #[arg(long, value_name = "PEM", requires = "relay")]
     pub relay_ca: Option<PathBuf>,
+
+    /// Interval between heartbeats to the relay; a tunnel silent for two is dropped and
+    /// dialled again (a link that stalls without closing, e.g. a NAT that forgot it).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, requires = "relay")]
+    pub heartbeat: Duration,
 }
 
 /// `hooktap relay`.

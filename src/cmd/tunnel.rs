@@ -35,6 +35,7 @@ pub async fn open(
     config.token = args.token.as_ref().map(|t| t.0.clone());
     config.name = args.name.clone();
     config.relay_ca = args.relay_ca.clone();
+    config.heartbeat = args.heartbeat.max(std::time::Duration::from_millis(100));
     match tunnel::start(config, forwarder, shutdown).await {
         Ok(tunnel) => Ok(Some(tunnel)),
         Err(ConnectError::Refused(refusal)) => Err(anyhow::anyhow!(
