@@ -68,6 +68,7 @@ pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
         },
         tls,
         heartbeat: args.heartbeat,
+        trusted_proxies: args.trusted_proxies,
         metrics_token: args
             .metrics_token
             .as_ref()

@@ -46,6 +46,9 @@ pub async fn handle(
             return closing(error_response(refused.status, refused.message));
         }
     };
+    // Behind a trusted front proxy, the sender is who the proxy says: the per-address
+    // limits and the logs count it, not the proxy.
+    let peer = super::proxies::sender_addr(peer, req.headers(), &shared.config.trusted_proxies);
     let path = req.uri().path();
     if path == proto::TUNNEL_PATH {
         return upgrade(shared, req, peer);
