@@ -54,7 +54,7 @@ pub async fn handle(
         return upgrade(shared, req, peer);
     }
     if path.starts_with(proto::RESERVED_PREFIX) {
-        return own_endpoint(&shared, &req);
+        return own_endpoint(&shared, &req).await;
     }
     // Only traffic for tunnels is counted, not the relay's own endpoints.
     let response = route_and_answer(&shared, req, peer, host, forwarded_for.as_ref()).await;
@@ -152,7 +152,7 @@ async fn route_and_answer(
     }
 }
 
-fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
+async fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
     let (method, path) = (req.method(), req.uri().path());
     if method != Method::GET && method != Method::HEAD {
         return error_response(StatusCode::METHOD_NOT_ALLOWED, "use GET");
@@ -173,6 +173,10 @@ fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
             );
             return response;
         }
+    }
+    // `hooktap relay release` may have dropped requests from another process.
+    if let Err(err) = shared.queue.refresh().await {
+        tracing::warn!("{err:#}");
     }
     let (content_type, body) = match path {
         "/_hooktap/health" => (
