@@ -364,8 +364,11 @@ pub(super) fn forget(depth: &AtomicU64, removed: u64) {
     });
 }
 
+/// Requests and body bytes stored, per name.
+type StoredPerName = HashMap<String, (u64, u64)>;
+
 /// Requests and body bytes stored per name, and requests over all names.
-fn stored_per_name(c: &Connection) -> rusqlite::Result<(HashMap<String, (u64, u64)>, u64)> {
+fn stored_per_name(c: &Connection) -> rusqlite::Result<(StoredPerName, u64)> {
     let mut statement = c.prepare(
         "SELECT name, COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM queue GROUP BY name",
     )?;
