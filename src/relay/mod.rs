@@ -9,7 +9,7 @@
 //! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
 //! - [`queue`]: the SQLite offline queue; [`room`]: its byte reservations; [`spool`]:
 //!   bodies streamed to disk before they are queued; [`dead`]: failed deliveries and dead
-//!   letters; [`names`]: who owns each name, kept with it;
+//!   letters; [`names`]: who owns each name, kept with it; [`counts`]: its figures;
 //! - [`strict`], [`sniff`]: request heads another parser could read differently, refused;
 //! - [`deadline`]: every sender body's read deadline; [`peers`]: per-address limits;
 //!   [`proxies`]: the sender's address behind a trusted front proxy;
@@ -17,6 +17,7 @@
 
 pub mod admit;
 pub mod auth;
+pub mod counts;
 pub mod dead;
 pub mod deadline;
 pub mod delivery;

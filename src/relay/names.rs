@@ -241,7 +241,7 @@ impl Queue {
                 tx.execute("DELETE FROM names WHERE name = ?1", [&name])?;
                 tx.commit()?;
                 accounts.set_stored(&name, 0, 0);
-                super::queue::forget(&depth, queued as u64);
+                super::counts::forget(&depth, queued as u64);
                 dead_letters.fetch_sub(
                     (dead.max(0) as u64)
                         .min(dead_letters.load(std::sync::atomic::Ordering::Relaxed)),

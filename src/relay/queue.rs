@@ -2,7 +2,6 @@
 //! `--data-dir` until the agent comes back; also the names the relay has handed out and
 //! who holds them, so both survive a restart.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -11,6 +10,7 @@ use anyhow::Context;
 use bytes::Bytes;
 use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
 
+use super::counts::{count_dead, forget, stored_per_name};
 use super::room::Accounts;
 pub use super::room::{Bounds, Refused, Reservation};
 use super::spool::{SPOOL_BUFFER, SpoolDir, Spooled};
@@ -59,7 +59,7 @@ pub struct Queue {
     pub(super) depth: Arc<AtomicU64>,
     pub(super) dead: Arc<AtomicU64>,
     /// The database's `data_version` when the counts were last made: see [`Queue::refresh`].
-    data_version: Arc<AtomicI64>,
+    pub(super) data_version: Arc<AtomicI64>,
     pub(super) accounts: Accounts,
     spool: Arc<SpoolDir>,
     instance: Arc<str>,
@@ -332,70 +332,6 @@ impl Queue {
         })
         .await
     }
-
-    /// Recounts the depth, the dead letters and each name's stored room from the
-    /// database when another process changed it: `hooktap relay release NAME` while the
-    /// relay runs. SQLite's `data_version` changes only when another connection commits,
-    /// so this is one pragma when nothing changed. Every change this relay makes updates
-    /// the counts under the connection's lock, so the recount never races one.
-    pub async fn refresh(&self) -> anyhow::Result<()> {
-        let (depth, dead, accounts) =
-            (self.depth.clone(), self.dead.clone(), self.accounts.clone());
-        let seen = self.data_version.clone();
-        self.blocking(move |c| {
-            let version: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
-            if seen.swap(version, Ordering::Relaxed) == version {
-                return Ok(());
-            }
-            let (stored, total) = stored_per_name(c)?;
-            accounts.set_all_stored(&stored);
-            depth.store(total, Ordering::Relaxed);
-            dead.store(count_dead(c)?, Ordering::Relaxed);
-            Ok(())
-        })
-        .await
-    }
-}
-
-/// Lowers `depth` by `removed`, never below zero.
-pub(super) fn forget(depth: &AtomicU64, removed: u64) {
-    let _ = depth.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |d| {
-        Some(d.saturating_sub(removed))
-    });
-}
-
-/// Requests and body bytes stored, per name.
-type StoredPerName = HashMap<String, (u64, u64)>;
-
-/// Requests and body bytes stored per name, and requests over all names.
-fn stored_per_name(c: &Connection) -> rusqlite::Result<(StoredPerName, u64)> {
-    let mut statement = c.prepare(
-        "SELECT name, COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM queue GROUP BY name",
-    )?;
-    let rows = statement.query_map([], |r| {
-        Ok((
-            r.get::<_, String>(0)?,
-            r.get::<_, i64>(1)?.max(0) as u64,
-            r.get::<_, i64>(2)?.max(0) as u64,
-        ))
-    })?;
-    let (mut stored, mut total) = (HashMap::new(), 0);
-    for row in rows {
-        let (name, count, bytes) = row?;
-        total += count;
-        stored.insert(name, (count, bytes));
-    }
-    Ok((stored, total))
-}
-
-/// Dead letters in the queue.
-fn count_dead(c: &Connection) -> rusqlite::Result<u64> {
-    let dead: i64 = c.query_row(
-        "SELECT COUNT(*) FROM queue_attempts a JOIN queue q ON q.id = a.id WHERE a.dead = 1",
-        [],
-        |r| r.get(0),
-    )?;
-    Ok(dead.max(0) as u64)
 }
 
 /// Copies `source` into `blob` through a [`SPOOL_BUFFER`]-sized buffer.
