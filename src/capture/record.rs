@@ -170,6 +170,17 @@ impl Drop for Recorder {
             .take();
         if let Some((mut exchange, committed)) = taken {
             exchange.duration_us = self.started.elapsed().as_micros() as i64;
+            // Dropped before the app answered and with no failure noted: the sender (or
+            // the tunnel that brought the request) went away and the wait was abandoned.
+            // Say so, rather than leave a record that failed for no stated reason.
+            if exchange.response.is_none() && exchange.error.is_none() {
+                exchange.error = Some(match exchange.source {
+                    Source::Relay | Source::Queued => {
+                        "the tunnel closed before the app answered".to_string()
+                    }
+                    _ => "the sender went away before the app answered".to_string(),
+                });
+            }
             self.store
                 .record_queued_then(exchange, self.queued_id.take(), committed);
         }

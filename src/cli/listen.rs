@@ -112,6 +112,11 @@ pub struct TunnelArgs {
     /// Trust this CA certificate (PEM) for a relay with a self-signed certificate.
     #[arg(long, value_name = "PEM", requires = "relay")]
     pub relay_ca: Option<PathBuf>,
+
+    /// Interval between heartbeats to the relay; a tunnel silent for two is dropped and
+    /// dialled again (a link that stalls without closing, e.g. a NAT that forgot it).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration, requires = "relay")]
+    pub heartbeat: Duration,
 }
 
 /// The local API's flags on `hooktap listen`.
@@ -206,6 +211,7 @@ impl TunnelArgs {
         config.token = self.token.clone();
         config.name = self.name.clone();
         config.relay_ca = self.relay_ca.clone();
+        config.heartbeat = self.heartbeat.max(Duration::from_millis(100));
         Ok(Some(config))
     }
 }

@@ -152,6 +152,14 @@ pub struct RelayArgs {
     /// Interval between heartbeats to each agent; a silent tunnel is dropped after two.
     #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
     pub heartbeat: Duration,
+
+    /// A front proxy (nginx, Caddy) in front of the relay: an IP address or a CIDR block
+    /// (repeatable). For connections from it, the sender is the right-most address in
+    /// X-Forwarded-For that is not itself a trusted proxy (the connection's address when
+    /// the header is missing or unreadable); the per-address limits and the logs count
+    /// that sender. Without it, everyone behind the proxy shares the proxy's limits.
+    #[arg(long = "trusted-proxy", value_name = "ADDR")]
+    pub trusted_proxies: Vec<crate::relay::proxies::TrustedProxy>,
 }
 
 /// `hooktap relay names`, `release` and `queue`: the names and queue in a relay's data
@@ -277,6 +285,7 @@ impl RelayArgs {
                 .metrics_token
                 .as_ref()
                 .map(|token| crate::relay::auth::fingerprint(token.expose())),
+            trusted_proxies: self.trusted_proxies.clone(),
         })
     }
 }

@@ -39,14 +39,13 @@ pub async fn admit(
     bearer: Option<&str>,
     peer: Peer,
 ) -> Result<Admission, RelayRefusal> {
+    // A version 1 agent would answer queued requests without the commit trailer, so
+    // each would be redelivered --queue-attempts times and dead-lettered: refused, with
+    // the fix, like any other version.
     if hello.version != proto::PROTOCOL_VERSION {
         return Err(refusal(
             RefusalReason::VersionMismatch,
-            format!(
-                "the agent speaks tunnel protocol {} but the relay speaks {}: run the same hooktap version on both sides",
-                hello.version,
-                proto::PROTOCOL_VERSION
-            ),
+            proto::upgrade_message(hello.version),
         ));
     }
     let identity = shared

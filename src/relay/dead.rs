@@ -54,25 +54,27 @@ impl Queue {
     /// becomes a dead letter. Returns whether it did.
     pub async fn failed(&self, id: i64, error: &str, max_attempts: u32) -> anyhow::Result<bool> {
         let error = error.to_string();
-        let dead = self
-            .blocking(move |c| {
-                let attempts: Option<i64> = rusqlite::OptionalExtension::optional(c.query_row(
-                    "INSERT INTO queue_attempts (id, attempts, dead, last_error)
+        let dead_letters = self.dead.clone();
+        self.blocking(move |c| {
+            let attempts: Option<i64> = rusqlite::OptionalExtension::optional(c.query_row(
+                "INSERT INTO queue_attempts (id, attempts, dead, last_error)
                      SELECT ?1, 1, 1 >= ?3, ?2 WHERE EXISTS (SELECT 1 FROM queue WHERE id = ?1)
                      ON CONFLICT (id) DO UPDATE SET attempts = attempts + 1,
                          last_error = excluded.last_error, dead = (attempts + 1 >= ?3)
                      WHERE dead = 0
                      RETURNING attempts",
-                    rusqlite::params![id, error, i64::from(max_attempts)],
-                    |r| r.get(0),
-                ))?;
-                Ok(attempts.is_some_and(|a| a >= i64::from(max_attempts)))
-            })
-            .await?;
-        if dead {
-            self.dead.fetch_add(1, Ordering::Relaxed);
-        }
-        Ok(dead)
+                rusqlite::params![id, error, i64::from(max_attempts)],
+                |r| r.get(0),
+            ))?;
+            let dead = attempts.is_some_and(|a| a >= i64::from(max_attempts));
+            // Counted under the connection's lock, like every change of the counts,
+            // so a recount (`Queue::refresh`) never sees a change half-counted.
+            if dead {
+                dead_letters.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(dead)
+        })
+        .await
     }
 
     /// Every entry, oldest first.

@@ -45,12 +45,15 @@ pub async fn handle(
             return closing(error_response(refused.status, refused.message));
         }
     };
+    // Behind a trusted front proxy, the sender is who the proxy says: the per-address
+    // limits and the logs count it, not the proxy.
+    let peer = super::proxies::sender_addr(peer, req.headers(), &shared.config.trusted_proxies);
     let path = req.uri().path();
     if path == proto::TUNNEL_PATH {
         return upgrade(shared, req, peer);
     }
     if path.starts_with(proto::RESERVED_PREFIX) {
-        return own_endpoint(&shared, &req);
+        return own_endpoint(&shared, &req).await;
     }
     // Only traffic for tunnels is counted, not the relay's own endpoints.
     let response = route_and_answer(&shared, req, peer, host, forwarded_for.as_ref()).await;
@@ -148,7 +151,7 @@ async fn route_and_answer(
     }
 }
 
-fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
+async fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
     let (method, path) = (req.method(), req.uri().path());
     if method != Method::GET && method != Method::HEAD {
         return error_response(StatusCode::METHOD_NOT_ALLOWED, "use GET");
@@ -169,6 +172,10 @@ fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
             );
             return response;
         }
+    }
+    // `hooktap relay release` may have dropped requests from another process.
+    if let Err(err) = shared.queue.refresh().await {
+        tracing::warn!("{err:#}");
     }
     let (content_type, body) = match path {
         "/_hooktap/health" => (

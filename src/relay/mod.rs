@@ -9,13 +9,15 @@
 //! - [`ingress`]: routing, forwarding, limits and the `/_hooktap/` endpoints;
 //! - [`queue`]: the SQLite offline queue; [`room`]: its byte reservations; [`spool`]:
 //!   bodies streamed to disk before they are queued; [`dead`]: failed deliveries and dead
-//!   letters; [`names`]: who owns each name, kept with it;
+//!   letters; [`names`]: who owns each name, kept with it; [`counts`]: its figures;
 //! - [`strict`], [`sniff`]: request heads another parser could read differently, refused;
 //! - [`deadline`]: every sender body's read deadline; [`peers`]: per-address limits;
+//!   [`proxies`]: the sender's address behind a trusted front proxy;
 //! - [`limits`], [`metrics`], [`tls`].
 
 pub mod admit;
 pub mod auth;
+pub mod counts;
 pub mod dead;
 pub mod deadline;
 pub mod delivery;
@@ -24,6 +26,7 @@ pub mod limits;
 pub mod metrics;
 pub mod names;
 pub mod peers;
+pub mod proxies;
 pub mod queue;
 pub mod registry;
 pub mod room;
@@ -92,6 +95,9 @@ pub struct RelayConfig {
     /// When set, `/_hooktap/metrics` needs `Authorization: Bearer` with the token of this
     /// fingerprint; `/_hooktap/health` stays public.
     pub metrics_token: Option<auth::Fingerprint>,
+    /// Front proxies whose `X-Forwarded-For` names the sender, for the per-address limits
+    /// and the logs.
+    pub trusted_proxies: Vec<proxies::TrustedProxy>,
 }
 
 impl RelayConfig {
@@ -107,6 +113,7 @@ impl RelayConfig {
             tls: None,
             heartbeat: crate::tunnel::protocol::DEFAULT_HEARTBEAT,
             metrics_token: None,
+            trusted_proxies: Vec::new(),
         }
     }
 }

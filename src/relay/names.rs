@@ -213,6 +213,7 @@ impl Queue {
     pub async fn release(&self, name: &str) -> anyhow::Result<Option<NameEntry>> {
         let name = name.to_string();
         let (accounts, dead_letters) = (self.accounts.clone(), self.dead.clone());
+        let depth = self.depth.clone();
         let released = self
             .blocking(move |c| {
                 let tx = c.transaction()?;
@@ -240,6 +241,7 @@ impl Queue {
                 tx.execute("DELETE FROM names WHERE name = ?1", [&name])?;
                 tx.commit()?;
                 accounts.set_stored(&name, 0, 0);
+                super::counts::forget(&depth, queued as u64);
                 dead_letters.fetch_sub(
                     (dead.max(0) as u64)
                         .min(dead_letters.load(std::sync::atomic::Ordering::Relaxed)),
@@ -253,9 +255,6 @@ impl Queue {
                 }))
             })
             .await?;
-        if let Some(entry) = &released {
-            self.forget(entry.queued);
-        }
         Ok(released)
     }
 }

@@ -3,13 +3,14 @@
 //! who holds them, so both survive a restart.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use bytes::Bytes;
 use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
 
+use super::counts::{count_dead, forget, stored_per_name};
 use super::room::Accounts;
 pub use super::room::{Bounds, Refused, Reservation};
 use super::spool::{SPOOL_BUFFER, SpoolDir, Spooled};
@@ -55,8 +56,10 @@ pub struct Arrival {
 #[derive(Clone)]
 pub struct Queue {
     conn: Arc<Mutex<Connection>>,
-    depth: Arc<AtomicU64>,
+    pub(super) depth: Arc<AtomicU64>,
     pub(super) dead: Arc<AtomicU64>,
+    /// The database's `data_version` when the counts were last made: see [`Queue::refresh`].
+    pub(super) data_version: Arc<AtomicI64>,
     pub(super) accounts: Accounts,
     spool: Arc<SpoolDir>,
     instance: Arc<str>,
@@ -115,33 +118,15 @@ impl Queue {
                 r.get(0)
             })?;
         let accounts = Accounts::default();
-        let mut depth = 0u64;
-        {
-            let mut statement = conn.prepare(
-                "SELECT name, COUNT(*), COALESCE(SUM(LENGTH(body)), 0) FROM queue GROUP BY name",
-            )?;
-            let rows = statement.query_map([], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, i64>(2)?,
-                ))
-            })?;
-            for row in rows {
-                let (name, count, bytes) = row?;
-                accounts.set_stored(&name, count.max(0) as u64, bytes.max(0) as u64);
-                depth += count.max(0) as u64;
-            }
-        }
-        let dead: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM queue_attempts a JOIN queue q ON q.id = a.id WHERE a.dead = 1",
-            [],
-            |r| r.get(0),
-        )?;
+        let (stored, depth) = stored_per_name(&conn)?;
+        accounts.set_all_stored(&stored);
+        let dead = count_dead(&conn)?;
+        let data_version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             depth: Arc::new(AtomicU64::new(depth)),
-            dead: Arc::new(AtomicU64::new(dead.max(0) as u64)),
+            dead: Arc::new(AtomicU64::new(dead)),
+            data_version: Arc::new(AtomicI64::new(data_version)),
             accounts,
             spool: Arc::new(SpoolDir::open(dir)?),
             instance: instance.into(),
@@ -172,12 +157,6 @@ impl Queue {
     /// Where bodies are spooled before they are queued.
     pub fn spool_dir(&self) -> &SpoolDir {
         &self.spool
-    }
-
-    /// Lowers the depth after `removed` requests left the queue outside [`Queue::delete`].
-    pub(super) fn forget(&self, removed: u64) {
-        self.depth
-            .fetch_sub(removed.min(self.depth()), Ordering::Relaxed);
     }
 
     pub(super) async fn blocking<T: Send + 'static>(
@@ -241,41 +220,40 @@ impl Queue {
     /// Stores a spooled request at the end of its name's queue; returns its id. The body
     /// is copied from the spool file into the database in small pieces.
     pub async fn push(&self, arrival: Arrival, spooled: Spooled) -> anyhow::Result<i64> {
-        let id = self
-            .blocking(move |c| {
-                let Spooled {
-                    file,
-                    len,
-                    reservation,
-                } = spooled;
-                let mut source = std::fs::File::open(file.path())
-                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                let tx = c.transaction()?;
-                tx.execute(
-                    "INSERT INTO queue (name, arrived_us, method, uri, headers, body)
+        let depth = self.depth.clone();
+        self.blocking(move |c| {
+            let Spooled {
+                file,
+                len,
+                reservation,
+            } = spooled;
+            let mut source = std::fs::File::open(file.path())
+                .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            let tx = c.transaction()?;
+            tx.execute(
+                "INSERT INTO queue (name, arrived_us, method, uri, headers, body)
                      VALUES (?1, ?2, ?3, ?4, ?5, zeroblob(?6))",
-                    params![
-                        arrival.name,
-                        arrival.arrived_us,
-                        arrival.method,
-                        arrival.uri,
-                        encode_headers(&arrival.headers),
-                        len as i64,
-                    ],
-                )?;
-                let id = tx.last_insert_rowid();
-                {
-                    let mut blob = tx.blob_open(MAIN_DB, "queue", "body", id, false)?;
-                    copy(&mut source, &mut blob)
-                        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-                }
-                tx.commit()?;
-                reservation.stored(len);
-                Ok(id)
-            })
-            .await?;
-        self.depth.fetch_add(1, Ordering::Relaxed);
-        Ok(id)
+                params![
+                    arrival.name,
+                    arrival.arrived_us,
+                    arrival.method,
+                    arrival.uri,
+                    encode_headers(&arrival.headers),
+                    len as i64,
+                ],
+            )?;
+            let id = tx.last_insert_rowid();
+            {
+                let mut blob = tx.blob_open(MAIN_DB, "queue", "body", id, false)?;
+                copy(&mut source, &mut blob)
+                    .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+            }
+            tx.commit()?;
+            reservation.stored(len);
+            depth.fetch_add(1, Ordering::Relaxed);
+            Ok(id)
+        })
+        .await
     }
 
     /// The oldest request for `name` still to be delivered (not a dead letter).
@@ -332,31 +310,27 @@ impl Queue {
 
     /// Removes a delivered request.
     pub async fn delete(&self, id: i64) -> anyhow::Result<()> {
-        let accounts = self.accounts.clone();
-        let removed = self
-            .blocking(move |c| {
-                // Not `DELETE … RETURNING LENGTH(body)`: that reads the whole body into
-                // memory, where `LENGTH` alone reads only the row's header.
-                let removed: Option<(String, i64)> = c
-                    .query_row(
-                        "SELECT name, LENGTH(body) FROM queue WHERE id = ?1",
-                        [id],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()?;
-                let Some((name, bytes)) = removed else {
-                    return Ok(false);
-                };
-                c.execute("DELETE FROM queue WHERE id = ?1", [id])?;
-                c.execute("DELETE FROM queue_attempts WHERE id = ?1", [id])?;
-                accounts.removed(&name, bytes.max(0) as u64);
-                Ok(true)
-            })
-            .await?;
-        if removed {
-            self.depth.fetch_sub(1, Ordering::Relaxed);
-        }
-        Ok(())
+        let (accounts, depth) = (self.accounts.clone(), self.depth.clone());
+        self.blocking(move |c| {
+            // Not `DELETE … RETURNING LENGTH(body)`: that reads the whole body into
+            // memory, where `LENGTH` alone reads only the row's header.
+            let removed: Option<(String, i64)> = c
+                .query_row(
+                    "SELECT name, LENGTH(body) FROM queue WHERE id = ?1",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let Some((name, bytes)) = removed else {
+                return Ok(());
+            };
+            c.execute("DELETE FROM queue WHERE id = ?1", [id])?;
+            c.execute("DELETE FROM queue_attempts WHERE id = ?1", [id])?;
+            accounts.removed(&name, bytes.max(0) as u64);
+            forget(&depth, 1);
+            Ok(())
+        })
+        .await
     }
 }
 

@@ -62,6 +62,31 @@ impl Accounts {
         inner.total = inner.total.saturating_sub(before) + bytes;
     }
 
+    /// Sets what is stored for every name from `stored` (name → requests, bytes, read
+    /// from the database); a name missing from it has nothing stored. Reservations stay.
+    pub fn set_all_stored(&self, stored: &HashMap<String, (u64, u64)>) {
+        let mut inner = self.lock();
+        for (name, entry) in inner.names.iter_mut() {
+            let (count, bytes) = stored.get(name).copied().unwrap_or((0, 0));
+            entry.stored_count = count;
+            entry.stored_bytes = bytes;
+        }
+        for (name, (count, bytes)) in stored {
+            let entry = inner.names.entry(name.clone()).or_default();
+            entry.stored_count = *count;
+            entry.stored_bytes = *bytes;
+        }
+        inner.total = inner
+            .names
+            .values()
+            .map(|u| u.stored_bytes + u.reserved_bytes)
+            .sum();
+        // Names with nothing stored or reserved are forgotten, so the map stays small.
+        inner
+            .names
+            .retain(|_, u| u.stored_count + u.reserved_count > 0 || u.reserved_bytes > 0);
+    }
+
     /// Stored and reserved body bytes over all names.
     pub fn total(&self) -> u64 {
         self.lock().total

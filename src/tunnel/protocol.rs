@@ -22,7 +22,25 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 /// The tunnel protocol version; both sides must speak the same one.
-pub const PROTOCOL_VERSION: u32 = 1;
+///
+/// 2: the agent ends its answer to a queued request with [`TRAILER_COMMITTED`] once its
+/// record is committed, and answers a queued id it already recorded from its store. A
+/// version 1 agent sends no trailer, so the relay would redeliver each queued request to
+/// it until it became a dead letter: the relay refuses it with [`upgrade_message`].
+pub const PROTOCOL_VERSION: u32 = 2;
+
+/// What the relay tells an agent speaking protocol `agent` (not [`PROTOCOL_VERSION`]).
+pub fn upgrade_message(agent: u32) -> String {
+    if agent < PROTOCOL_VERSION {
+        format!(
+            "this hooktap is older than the relay (tunnel protocol {agent}, the relay speaks {PROTOCOL_VERSION}): upgrade hooktap on this machine (the relay needs agents that confirm each queued request once recorded)"
+        )
+    } else {
+        format!(
+            "this hooktap is newer than the relay (tunnel protocol {agent}, the relay speaks {PROTOCOL_VERSION}): upgrade the relay, or run the relay's hooktap version here"
+        )
+    }
+}
 
 /// The reserved path where the relay accepts tunnels.
 pub const TUNNEL_PATH: &str = "/_hooktap/tunnel";

@@ -459,7 +459,7 @@ async fn upgrade_floods_are_limited_per_peer_and_unmasked_frames_close_the_tunne
         let mut stream = TcpStream::connect(addr).await.unwrap();
         stream.write_all(upgrade("t1").as_bytes()).await.unwrap();
         assert_eq!(answer_of(&mut stream, Duration::from_secs(2)).await, Answer::Status(101));
-        let hello = br#"{"version":1,"name":"app","agent":"x"}"#;
+        let hello = br#"{"version":2,"name":"app","agent":"x"}"#;
         let mut frame = vec![0x81, hello.len() as u8];
         frame.extend_from_slice(hello);
         stream.write_all(&frame).await.unwrap();

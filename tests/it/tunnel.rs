@@ -8,7 +8,7 @@ use common::*;
 use futures_util::{SinkExt, StreamExt};
 use hooktap::exchange::Source;
 use hooktap::relay::{Auth, RelayConfig};
-use hooktap::tunnel::protocol::{RefusalReason, RelayAnswer, RelayRefusal};
+use hooktap::tunnel::protocol::{PROTOCOL_VERSION, RefusalReason, RelayAnswer, RelayRefusal};
 use tokio_tungstenite::tungstenite::Message;
 
 fn token_relay() -> RelayConfig {
@@ -163,7 +163,7 @@ async fn wrong_token_taken_name_and_version_mismatch_are_refused() {
         assert_eq!(refusal.reason, RefusalReason::VersionMismatch);
         assert_eq!(
             refusal.message,
-            "the agent speaks tunnel protocol 999 but the relay speaks 1: run the same hooktap version on both sides"
+            "this hooktap is newer than the relay (tunnel protocol 999, the relay speaks 2): upgrade the relay, or run the relay's hooktap version here"
         );
         holder.stop().await;
         again.stop().await;
@@ -214,7 +214,8 @@ async fn anonymous_agents_get_random_names_and_keep_them() {
             tokio_tungstenite::connect_async(format!("{}/_hooktap/tunnel", relay.url()))
                 .await
                 .unwrap();
-        let hello = serde_json::json!({"version": 1, "name": name, "resume_key": key});
+        let hello =
+            serde_json::json!({"version": PROTOCOL_VERSION, "name": name, "resume_key": key});
         ws.send(Message::text(hello.to_string())).await.unwrap();
         let answer: RelayAnswer =
             serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();

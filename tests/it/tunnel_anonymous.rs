@@ -133,7 +133,7 @@ async fn an_unused_anonymous_name_expires_and_its_key_no_longer_brings_it_back()
             tokio_tungstenite::connect_async(format!("{}/_hooktap/tunnel", relay.url()))
                 .await
                 .unwrap();
-        let hello = serde_json::json!({"version": 1, "name": name, "resume_key": key});
+        let hello = serde_json::json!({"version": hooktap::tunnel::protocol::PROTOCOL_VERSION, "name": name, "resume_key": key});
         ws.send(Message::text(hello.to_string())).await.unwrap();
         let answer: RelayAnswer =
             serde_json::from_str(ws.next().await.unwrap().unwrap().to_text().unwrap()).unwrap();

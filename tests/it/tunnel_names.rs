@@ -1,6 +1,7 @@
 //! Who holds a tunnel name: a newer agent with the same token takes it and the older one
 //! is told and stops; a reconnect after a network drop keeps it; a name stays with its
-//! first token, across restarts, until an operator releases it.
+//! first token, across restarts, until an operator releases it (also while the relay
+//! runs, whose queue figures follow).
 
 use crate::common::tunnel as common;
 
@@ -233,6 +234,80 @@ async fn a_name_stays_with_its_first_token_across_a_relay_restart_until_released
         .await;
         assert_eq!(refusal_of(first).reason, RefusalReason::NameTaken);
         second.stop().await;
+        relay.stop().await;
+    })
+    .await;
+}
+
+/// `/_hooktap/metrics` of `relay`.
+async fn metrics(client: &HttpClient, relay: &RelayHandle) -> String {
+    let response = client
+        .get(relay.http("/_hooktap/metrics").parse().unwrap())
+        .await
+        .unwrap();
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    String::from_utf8(body.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_release_while_the_relay_runs_is_seen_in_its_queue_figures() {
+    bounded(async {
+        let app = start_app().await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = data_relay(dir.path(), &[FIRST], false);
+        // Room for three 4-byte requests over all names.
+        config.limits.queue_max_total_bytes = 12;
+        let relay = start_relay("127.0.0.1:0", config).await;
+        let store = memory_store();
+        for name in ["gone", "kept"] {
+            let agent = start_agent(
+                agent_config(&relay.url(), Some(FIRST), Some(name)),
+                forwarder(app.addr, &store),
+            )
+            .await
+            .unwrap();
+            agent.stop().await;
+        }
+        let client = client();
+        eventually("the agents are gone", || async {
+            tunnels_online(&client, &relay).await == 0
+        })
+        .await;
+        for path in ["/t/gone/1", "/t/gone/2", "/t/kept/1"] {
+            assert_eq!(post(&client, &relay.http(path), "abcd").await.0, 202);
+        }
+        assert_eq!(post(&client, &relay.http("/t/kept/2"), "abcd").await.0, 507);
+        let text = metrics(&client, &relay).await;
+        assert!(text.contains("hooktap_queue_depth 3\n"), "{text}");
+
+        let data_dir = dir.path().to_str().unwrap();
+        let (code, _, _) = relay_command(&["release", "gone", "--data-dir", data_dir]).await;
+        assert_eq!(code, Some(0));
+        // The running relay counts what is left, and has the room back.
+        let text = metrics(&client, &relay).await;
+        assert!(text.contains("hooktap_queue_depth 1\n"), "{text}");
+        assert!(text.contains("hooktap_queue_bytes 4\n"), "{text}");
+        let health = {
+            let response = client
+                .get(relay.http("/_hooktap/health").parse().unwrap())
+                .await
+                .unwrap();
+            let body = http_body_util::BodyExt::collect(response.into_body())
+                .await
+                .unwrap()
+                .to_bytes();
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap()
+        };
+        assert_eq!(health["queue_depth"], 1);
+        assert_eq!(post(&client, &relay.http("/t/kept/2"), "abcd").await.0, 202);
+        assert!(
+            metrics(&client, &relay)
+                .await
+                .contains("hooktap_queue_depth 2\n")
+        );
         relay.stop().await;
     })
     .await;

@@ -237,6 +237,7 @@ pub async fn send(req: Request<Full<Bytes>>) -> (u16, http::HeaderMap, Bytes) {
 
 pub mod cli;
 pub mod gated;
+pub mod procs;
 pub mod replay;
 pub mod sigvectors;
 pub mod tunnel;
