@@ -1,5 +1,5 @@
-//! Choosing recorded exchanges for replay and export: ids or prefixes, `--failed`,
-//! `--path`, `--since`, always in the order they were received.
+//! Choosing recorded exchanges for replay and export: ids or prefixes and the shared
+//! record filter, always in the order they were received.
 
 use crate::exchange::{Exchange, ExchangeId, Source};
 use crate::store::{Filter, LookupError, Reader, Store, Summary};
@@ -30,32 +30,23 @@ impl Records for Reader {
     }
 }
 
-/// Which exchanges a command works on.
+/// Which exchanges a command works on: ids, and the shared record [`Filter`].
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
-    /// Ids or unique prefixes; empty means "every recorded delivery the filters allow".
+    /// Ids or unique prefixes; empty means "every recorded delivery the filter allows".
     pub ids: Vec<String>,
-    /// Only failed ones: no response, or a non-2xx status.
-    pub failed: bool,
-    /// Only paths starting with this.
-    pub path: Option<String>,
-    /// Only those received at or after this time (µs since the epoch).
-    pub since_us: Option<i64>,
+    /// What the records must match (named ones too).
+    pub filter: Filter,
 }
 
 impl Selection {
     /// True when nothing narrows the selection down: no ids and no filter.
     pub fn is_everything(&self) -> bool {
-        self.ids.is_empty() && !self.failed && self.path.is_none() && self.since_us.is_none()
+        self.ids.is_empty() && self.filter.is_everything()
     }
 
     fn admits(&self, ex: &Exchange) -> bool {
-        (!self.failed || ex.failed())
-            && self
-                .path
-                .as_ref()
-                .is_none_or(|p| ex.request.uri.starts_with(p.as_str()))
-            && self.since_us.is_none_or(|t| ex.received_at_us >= t)
+        self.filter.admits(ex)
     }
 }
 
@@ -67,13 +58,7 @@ impl Selection {
 pub fn select(records: &impl Records, selection: &Selection) -> anyhow::Result<Vec<ExchangeId>> {
     let mut chosen: Vec<(i64, ExchangeId)> = Vec::new();
     if selection.ids.is_empty() {
-        let filter = Filter {
-            limit: None,
-            failed: selection.failed,
-            path: selection.path.clone(),
-            since_us: selection.since_us,
-        };
-        for row in records.list(&filter)? {
+        for row in records.list(&selection.filter)? {
             if row.source != Source::Replay || selection.is_everything() {
                 chosen.push((row.received_at_us, ExchangeId(row.id)));
             }

@@ -11,9 +11,10 @@ use super::access::check_access;
 use super::reply::{error, json_response};
 use super::{DEFAULT_LIMIT, MAX_BODY_BYTES, MAX_LIMIT, State};
 use crate::capture::Target;
+use crate::exchange::{ExchangeId, Source};
 use crate::output::exchange_json;
 use crate::replay::{ReplayError, ReplayOptions, replay_one};
-use crate::store::{Filter, LookupError};
+use crate::store::{Filter, LookupError, StatusMatch, VerdictMatch};
 
 /// Answers one API request.
 pub(super) async fn handle(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -69,10 +70,44 @@ async fn list(state: &State, query: &str) -> Response<Full<Bytes>> {
                 _ => return error(StatusCode::BAD_REQUEST, "failed must be true or false"),
             },
             "path" => filter.path = Some(crate::web::form::percent_decode(value)),
+            "method" => filter.method = Some(crate::web::form::percent_decode(value)),
+            "status" => match StatusMatch::parse(value) {
+                Ok(status) => filter.status = Some(status),
+                Err(why) => return error(StatusCode::BAD_REQUEST, format!("status: {why}")),
+            },
+            "verdict" => match VerdictMatch::parse(value) {
+                Ok(verdict) => filter.verdict = Some(verdict),
+                Err(why) => return error(StatusCode::BAD_REQUEST, format!("verdict: {why}")),
+            },
+            "source" => match Source::parse(value) {
+                Some(source) => filter.source = Some(source),
+                None => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        "source must be local, relay, queued or replay",
+                    );
+                }
+            },
+            "since" | "until" => match value.parse::<i64>() {
+                Ok(us) if key == "since" => filter.since_us = Some(us),
+                Ok(us) => filter.until_us = Some(us),
+                Err(_) => {
+                    return error(
+                        StatusCode::BAD_REQUEST,
+                        format!("{key} must be microseconds since the epoch (received_at_us)"),
+                    );
+                }
+            },
+            "before" => match ExchangeId(value.to_ascii_lowercase()).to_u64() {
+                Some(id) => filter.before = Some(id),
+                None => return error(StatusCode::BAD_REQUEST, "before must be a request id"),
+            },
             _ => {
                 return error(
                     StatusCode::BAD_REQUEST,
-                    format!("unknown parameter '{key}': use limit, failed or path"),
+                    format!(
+                        "unknown parameter '{key}': use limit, failed, path, method, status, verdict, source, since, until or before"
+                    ),
                 );
             }
         }

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::values::{parse_duration, parse_since};
-use super::{SecretArgs, StoreArgs};
+use super::values::parse_duration;
+use super::{FilterArgs, SecretArgs, StoreArgs};
 
 /// `hooktap ui`.
 #[derive(Debug, Args)]
@@ -73,18 +73,8 @@ pub struct RequestsArgs {
     #[arg(long, value_name = "N", default_value_t = 50)]
     pub limit: usize,
 
-    /// Only failed requests: no response, or a status outside 200-299.
-    #[arg(long)]
-    pub failed: bool,
-
-    /// Only requests whose path starts with P (e.g. /webhooks).
-    #[arg(long, value_name = "P")]
-    pub path: Option<String>,
-
-    /// Only requests received since T: a time (2026-11-24T10:00:00Z) or a span back from
-    /// now (15m, 2h, 1day).
-    #[arg(long, value_name = "T", value_parser = parse_since)]
-    pub since: Option<i64>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 
     #[command(flatten)]
     pub store: StoreArgs,

@@ -2,6 +2,7 @@
 //! step that turns them into the library's typed configs (a bad value is reported here,
 //! before anything binds). `cmd` runs them; no other module names clap.
 
+mod filter;
 mod inspect;
 mod listen;
 mod relay;
@@ -15,6 +16,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::store::Location;
 use crate::usage::UsageError;
 
+pub use filter::FilterArgs;
 pub use inspect::{RequestsArgs, ShowArgs, UiArgs, VerifyArgs};
 pub use listen::{ApiArgs, ListenArgs, TunnelArgs};
 pub use relay::{RelayAction, RelayArgs, RelayDataArgs, ReleaseArgs};

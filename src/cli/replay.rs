@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use clap::{ArgGroup, Args};
 
-use super::values::{parse_duration, parse_rate, parse_since};
-use super::{SecretArgs, StoreArgs};
+use super::values::{parse_duration, parse_rate};
+use super::{FilterArgs, SecretArgs, StoreArgs};
 
 /// Which recorded requests a command works on.
 #[derive(Debug, Args, Clone, Default)]
@@ -15,18 +15,8 @@ pub struct SelectArgs {
     #[arg(value_name = "ID")]
     pub ids: Vec<String>,
 
-    /// Only failed requests: no response, or a status outside 200-299.
-    #[arg(long)]
-    pub failed: bool,
-
-    /// Only requests whose path starts with P (e.g. /webhooks).
-    #[arg(long, value_name = "P")]
-    pub path: Option<String>,
-
-    /// Only requests received since T: a duration ago (10m, 2h) or a time
-    /// (2026-11-24T10:00:00Z).
-    #[arg(long, value_name = "T", value_parser = parse_since)]
-    pub since: Option<i64>,
+    #[command(flatten)]
+    pub filter: FilterArgs,
 }
 
 impl SelectArgs {
@@ -34,9 +24,7 @@ impl SelectArgs {
     pub fn selection(&self) -> crate::select::Selection {
         crate::select::Selection {
             ids: self.ids.clone(),
-            failed: self.failed,
-            path: self.path.clone(),
-            since_us: self.since,
+            filter: self.filter.filter(),
         }
     }
 }
@@ -49,7 +37,7 @@ pub struct ReplayArgs {
 
     /// Send the requests in a fixture written by `hooktap export --fixture` instead; a
     /// response that differs from the fixture's is listed and exits 1.
-    #[arg(long, value_name = "FIXTURE", conflicts_with_all = ["ids", "failed", "path", "since", "edit"])]
+    #[arg(long, value_name = "FIXTURE", conflicts_with_all = ["ids", "failed", "path", "since", "until", "method", "status", "source", "verdict", "edit"])]
     pub from_file: Option<PathBuf>,
 
     /// With --failed, also resend requests that already have a successful (2xx) replay

@@ -81,7 +81,7 @@ pub async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
         replay_file(&forwarder, path, &opts, concurrency, &pacer, report).await?;
     } else {
         let mut ids = select(&store, &selection)?;
-        if selection.failed && !args.again {
+        if selection.filter.failed && !args.again {
             let (kept, skipped) = without_replayed(&store, ids)?;
             if skipped > 0 {
                 eprintln!(

@@ -24,9 +24,7 @@ pub fn requests(args: RequestsArgs) -> anyhow::Result<()> {
     let store = open(&args.store)?;
     let filter = Filter {
         limit: Some(args.limit),
-        failed: args.failed,
-        path: args.path.clone(),
-        since_us: args.since,
+        ..args.filter.filter()
     };
     let rows = store.list(&filter)?;
     if args.json {
@@ -43,16 +41,7 @@ pub fn requests(args: RequestsArgs) -> anyhow::Result<()> {
 
 /// Why `requests` shows no rows: nothing recorded, or nothing matching the filters given.
 fn nothing_listed(args: &RequestsArgs) -> String {
-    let mut filters = Vec::new();
-    if args.failed {
-        filters.push("--failed".to_string());
-    }
-    if let Some(path) = &args.path {
-        filters.push(format!("--path {path}"));
-    }
-    if let Some(since) = args.since {
-        filters.push(format!("--since {}", crate::exchange::format_time(since)));
-    }
+    let filters = args.filter.describe();
     if filters.is_empty() {
         "no requests recorded yet".into()
     } else {

@@ -3,6 +3,7 @@
 //! write one store: ids never clash (see `writer`).
 
 mod browse;
+mod filter;
 mod open_error;
 mod pending;
 mod query;
@@ -20,9 +21,10 @@ use tokio::sync::broadcast;
 use crate::exchange::{Exchange, ExchangeId};
 use crate::signature::Verdict;
 
+pub use filter::{Filter, StatusMatch, VerdictMatch};
 pub use pending::DEFAULT_MAX_PENDING_BYTES;
 use pending::Pending;
-pub use query::{Filter, LookupError, Summary};
+pub use query::{LookupError, Summary};
 pub use schema::SCHEMA_VERSION;
 use writer::{Insert, Op, Writer};
 

@@ -3,22 +3,10 @@
 use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value};
 use serde::Serialize;
 
+use super::filter::Filter;
 use super::schema;
 use crate::exchange::{Exchange, ExchangeId, Source};
 use crate::signature::Verdict;
-
-/// What to list. The default lists everything, newest first.
-#[derive(Clone, Debug, Default)]
-pub struct Filter {
-    /// At most this many (the newest).
-    pub limit: Option<usize>,
-    /// Only failed exchanges: no response, or a non-2xx status.
-    pub failed: bool,
-    /// Only paths starting with this prefix.
-    pub path: Option<String>,
-    /// Only exchanges received at or after this time (microseconds since the epoch).
-    pub since_us: Option<i64>,
-}
 
 /// One exchange without its bodies: what listings show.
 #[derive(Clone, Debug, Serialize)]
@@ -82,18 +70,7 @@ pub fn list(conn: &Connection, filter: &Filter) -> anyhow::Result<Vec<Summary>> 
                 resp_body_size, error, replay_of, verdict FROM exchanges WHERE 1=1",
     );
     let mut args: Vec<Value> = Vec::new();
-    if filter.failed {
-        sql.push_str(" AND (status IS NULL OR status < 200 OR status > 299)");
-    }
-    if let Some(path) = &filter.path {
-        sql.push_str(" AND substr(uri, 1, length(?)) = ?");
-        args.push(Value::Text(path.clone()));
-        args.push(Value::Text(path.clone()));
-    }
-    if let Some(since) = filter.since_us {
-        sql.push_str(" AND received_at_us >= ?");
-        args.push(Value::Integer(since));
-    }
+    sql.push_str(&filter.sql(&mut args));
     sql.push_str(" ORDER BY id DESC");
     if let Some(limit) = filter.limit {
         sql.push_str(" LIMIT ?");

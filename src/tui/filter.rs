@@ -3,24 +3,13 @@
 //! `method:POST status:5xx path:/stripe sig:invalid source:queued stripe` keeps POSTs
 //! answered 5xx whose path contains `/stripe`, with an invalid signature, delivered from
 //! the relay's queue, and mentioning "stripe" in the path, a header or the body. A term
-//! starting with `-` is negated. Matching is case-insensitive.
+//! starting with `-` is negated. Matching is case-insensitive. Statuses use the store's
+//! shared [`StatusMatch`], as `requests --status` and the API do.
 
 use crate::exchange::Source;
+pub use crate::store::StatusMatch;
 
 use super::app::{Row, SigKind};
-
-/// What a status term accepts.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum StatusMatch {
-    /// One code: `status:404`.
-    Code(u16),
-    /// A class: `status:5xx` (the digit).
-    Class(u16),
-    /// No response at all: `status:err`.
-    NoResponse,
-    /// No response or not 2xx: `status:failed`.
-    Failed,
-}
 
 /// One term of a filter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -94,13 +83,7 @@ impl Filter {
 fn holds(term: &Term, row: &Row) -> bool {
     match term {
         Term::Method(m) => row.method.eq_ignore_ascii_case(m),
-        Term::Status(s) => match (s, row.status) {
-            (StatusMatch::Code(c), Some(status)) => status == *c,
-            (StatusMatch::Class(c), Some(status)) => status / 100 == *c,
-            (StatusMatch::NoResponse, status) => status.is_none(),
-            (StatusMatch::Failed, status) => !matches!(status, Some(200..=299)),
-            _ => false,
-        },
+        Term::Status(s) => s.holds(row.status),
         Term::Path(p) => row.path.to_ascii_lowercase().contains(p),
         Term::Sig(kind) => row.sig.as_ref().map(|s| s.kind) == *kind,
         Term::Source(source) => row.source == *source,
@@ -142,22 +125,8 @@ fn term(word: &str) -> Result<Term, String> {
 }
 
 fn status(value: &str) -> Result<StatusMatch, String> {
-    let bad = || format!("status:{value} is not a status: use e.g. 404, 5xx, failed or err");
-    match value {
-        "err" | "error" | "none" => return Ok(StatusMatch::NoResponse),
-        "failed" | "fail" => return Ok(StatusMatch::Failed),
-        _ => {}
-    }
-    if let Some(digit) = value.strip_suffix("xx") {
-        return match digit.parse::<u16>() {
-            Ok(d @ 1..=5) => Ok(StatusMatch::Class(d)),
-            _ => Err(bad()),
-        };
-    }
-    match value.parse::<u16>() {
-        Ok(code @ 100..=599) => Ok(StatusMatch::Code(code)),
-        _ => Err(bad()),
-    }
+    StatusMatch::parse(value)
+        .map_err(|_| format!("status:{value} is not a status: use e.g. 404, 5xx, failed or err"))
 }
 
 #[cfg(test)]

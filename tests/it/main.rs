@@ -14,6 +14,7 @@ mod faults_agent;
 mod faults_app;
 mod faults_link;
 mod faults_relay;
+mod filter;
 mod hostile_input;
 mod listen_no_app;
 mod listen_shutdown;
