@@ -38,7 +38,10 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     let now = unix_micros(SystemTime::now()) / 1_000_000;
     let out = Outgoing::new(&event, body, &verifier, args.to.as_deref(), now, mode)
         .map_err(UsageError)?;
-    let id = out.id.as_ref().map_or_else(String::new, |id| format!("{id}, "));
+    let id = out
+        .id
+        .as_ref()
+        .map_or_else(String::new, |id| format!("{id}, "));
     emit(
         format!(
             "hooktap: sent {} to {} ({id}{})\n",

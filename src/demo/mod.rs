@@ -69,13 +69,16 @@ pub fn plan() -> Vec<Step> {
             Mode::Stale,
             "stale: expired timestamp",
         ),
-        step("shopify.orders.create", Mode::Valid, "valid, but the app fails"),
+        step(
+            "shopify.orders.create",
+            Mode::Valid,
+            "valid, but the app fails",
+        ),
     ]
 }
 
 /// What to try once the events are in, for the inspector's status line.
-pub const TRY_NEXT: &str = "demo: the 500's bug is fixed now: select it and press r to replay · \
-     s re-signs the invalid and expired ones · e edits one and sends it · q quits";
+pub const TRY_NEXT: &str = "demo: the app is fixed now: r on the 500 replays it · s re-signs the 401/400 · e edits · q quits";
 
 #[cfg(test)]
 mod tests {

@@ -183,7 +183,10 @@ fn respond(state: &State, path: &str, verdict: Option<Verdict>) -> Response<Full
 
 /// `{"error": error, "reason": reason}` with `status`.
 fn answer(status: StatusCode, error: &str, reason: &str) -> Response<Full<Bytes>> {
-    reply(status, json!({ "error": error, "reason": reason }).to_string())
+    reply(
+        status,
+        json!({ "error": error, "reason": reason }).to_string(),
+    )
 }
 
 fn reply(status: StatusCode, body: String) -> Response<Full<Bytes>> {

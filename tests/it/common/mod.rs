@@ -239,4 +239,5 @@ pub mod cli;
 pub mod gated;
 pub mod replay;
 pub mod sigvectors;
+pub mod tmux;
 pub mod tunnel;
