@@ -9,6 +9,7 @@
 //! - [`signature`] and [`config`]: webhook signature verdicts, secrets and re-signing;
 //! - [`tunnel`] and [`relay`]: the agent's tunnel to the relay, and the relay itself;
 //! - [`replay`], [`export`], [`diff`] and [`api`]: resending, exporting and the local API;
+//! - [`events`] and [`demo`]: signed sample webhooks, and `hooktap demo`'s receiver;
 //! - [`cli`] and [`cmd`]: the command line.
 
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod capture;
 pub mod cli;
 pub mod cmd;
 pub mod config;
+pub mod demo;
 pub mod diff;
 pub mod edit;
 pub mod events;

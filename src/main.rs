@@ -42,6 +42,8 @@ fn main() -> ExitCode {
         // The inspector owns the screen: its log goes to a file (named in its help).
         Command::Ui(_) => ui_log(default_log),
         Command::Listen(args) if cmd::listen_wants_tui(args) => ui_log(default_log),
+        // The demo's inspector logs into the demo's own temporary directory.
+        Command::Demo(args) if args.wants_tui() => {}
         _ => hooktap::logging::init(default_log),
     }
     // One thread: the app and the senders share this machine's cores, and a

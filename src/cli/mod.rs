@@ -2,6 +2,7 @@
 //! step that turns them into the library's typed configs (a bad value is reported here,
 //! before anything binds). `cmd` runs them; no other module names clap.
 
+mod demo;
 mod filter;
 mod inspect;
 mod listen;
@@ -16,6 +17,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::store::Location;
 use crate::usage::UsageError;
 
+pub use demo::DemoArgs;
 pub use filter::FilterArgs;
 pub use inspect::{RequestsArgs, ShowArgs, UiArgs, VerifyArgs};
 pub use listen::{ApiArgs, ListenArgs, TunnelArgs};
@@ -70,6 +72,16 @@ pub enum Command {
     /// when nothing answered (refused, timed out), 2 on a usage error (no secret, unknown
     /// event).
     Send(SendArgs),
+    /// See hooktap work in one command: a relay, the inspector and a sample app, all on
+    /// this machine, and signed webhooks sent through them.
+    ///
+    /// Everything runs in this process on 127.0.0.1 (ephemeral ports) and stops on q or
+    /// Ctrl-C; its files live in a temporary directory removed on exit. It sends GitHub,
+    /// Stripe and Standard Webhooks events signed with demo-only secrets, one tampered
+    /// (invalid), one stale (expired) and one the sample app fails with a 500, then says
+    /// what to try: r replays the failed one (the app is fixed by then), s re-signs, e
+    /// edits. With --no-tui (or no terminal) it prints a line per event and exits.
+    Demo(DemoArgs),
     /// Run a relay: give agents public URLs and route requests into their tunnels.
     ///
     /// Logs go to stderr, one line per event, at info by default: agents connecting and

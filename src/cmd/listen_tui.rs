@@ -21,16 +21,36 @@ pub fn wants_tui(args: &ListenArgs) -> bool {
 
 /// Runs the inspector on `session` until the user quits.
 pub async fn run(args: &ListenArgs, session: &Session, store: Location) -> anyhow::Result<()> {
+    let options = crate::tui::Options {
+        mouse: !args.no_mouse,
+        color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    inspect(session, store, options, None).await
+}
+
+/// The inspector on a running `session` recording into `store`, until the user quits:
+/// what `listen` and `demo` both open. `notice` (when given) puts a standing hint on the
+/// status line and changes it as it changes.
+pub async fn inspect(
+    session: &Session,
+    store: Location,
+    options: crate::tui::Options,
+    notice: Option<watch::Receiver<Option<String>>>,
+) -> anyhow::Result<()> {
     let mut tunnel = session.tunnel();
     let mut stats = session.stats();
-    let header = header(
+    let mut header = header(
         session,
         &tunnel.borrow_and_update(),
         &stats.borrow_and_update(),
     );
+    let mut notice = notice;
+    if let Some(notice) = &mut notice {
+        header.notice = notice.borrow_and_update().clone();
+    }
     let (tx, events) = mpsc::channel(64);
     tokio::spawn(committed(session.committed(), tx.clone()));
-    tokio::spawn(header_changes(tunnel, stats, header.clone(), tx));
+    tokio::spawn(header_changes(tunnel, stats, notice, header.clone(), tx));
     let verifier = session.verifier().clone();
     let resign = verifier
         .configured()
@@ -48,10 +68,6 @@ pub async fn run(args: &ListenArgs, session: &Session, store: Location) -> anyho
             Location::Memory => None,
         },
     };
-    let options = crate::tui::Options {
-        mouse: !args.no_mouse,
-        color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    };
     crate::tui::run(Feed::new(header, events), services, options).await
 }
 
@@ -68,6 +84,7 @@ fn header(session: &Session, tunnel: &TunnelStatus, stats: &Stats) -> HeaderInfo
         tunnel: TunnelState::Local,
         queued_delivered: 0,
         dropped: 0,
+        notice: None,
     };
     update(&mut header, tunnel, stats);
     header
@@ -118,19 +135,27 @@ async fn committed(
     }
 }
 
-/// The header again whenever the tunnel or the counts change.
+/// The header again whenever the tunnel, the counts or the notice change.
 async fn header_changes(
     mut tunnel: watch::Receiver<TunnelStatus>,
     mut stats: watch::Receiver<Stats>,
+    mut notice: Option<watch::Receiver<Option<String>>>,
     mut header: HeaderInfo,
     tx: mpsc::Sender<FeedEvent>,
 ) {
     loop {
+        let before = header.clone();
         tokio::select! {
             changed = tunnel.changed() => if changed.is_err() { return },
             changed = stats.changed() => if changed.is_err() { return },
+            changed = async { notice.as_mut()?.changed().await.ok() }, if notice.is_some() => {
+                match (changed, &mut notice) {
+                    (Some(()), Some(notice)) => header.notice = notice.borrow_and_update().clone(),
+                    // The notice's sender is gone: it keeps its last text.
+                    _ => notice = None,
+                }
+            }
         }
-        let before = header.clone();
         update(
             &mut header,
             &tunnel.borrow_and_update(),

@@ -1,5 +1,6 @@
 //! The subcommands: each turns parsed arguments into work and output.
 
+mod demo;
 mod diff;
 mod export;
 mod listen;
@@ -33,6 +34,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Diff(args) => diff::diff(args),
         Command::Export(args) => export::export(args),
         Command::Verify(args) => verify::verify(args),
+        Command::Demo(args) => demo::demo(args).await,
         Command::Relay(args) => relay::relay(args).await,
         Command::Send(args) => send::send(args).await,
         Command::Ui(args) => ui::ui(args).await,

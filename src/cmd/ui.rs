@@ -41,6 +41,7 @@ pub async fn ui(args: UiArgs) -> anyhow::Result<()> {
         tunnel: TunnelState::Viewer,
         queued_delivered: 0,
         dropped: 0,
+        notice: None,
     };
     let feed = Feed::tail(path.clone(), header)?;
     let file = Some(path.clone());

@@ -9,6 +9,7 @@
 //! `{{now_ms}}` and `{{now_iso}}` (RFC 3339). The same placeholder gets the same value
 //! throughout one event; a body string that is only `{{now}}` or `{{now_ms}}` becomes a number.
 
+pub mod deliver;
 mod sign;
 
 use std::collections::HashMap;

@@ -117,6 +117,9 @@ pub struct HeaderInfo {
     pub queued_delivered: u64,
     /// Records the store dropped.
     pub dropped: u64,
+    /// A standing hint from the caller (the demo's "what to try next"), shown on the
+    /// status line whenever no status is.
+    pub notice: Option<String>,
 }
 
 /// How the status line is coloured.

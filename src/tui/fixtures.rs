@@ -79,6 +79,7 @@ pub fn viewer_header() -> HeaderInfo {
         tunnel: TunnelState::Viewer,
         queued_delivered: 0,
         dropped: 0,
+        notice: None,
     }
 }
 
@@ -91,5 +92,6 @@ pub fn listen_header() -> HeaderInfo {
         tunnel: TunnelState::Online,
         queued_delivered: 2,
         dropped: 0,
+        notice: None,
     }
 }

@@ -286,7 +286,10 @@ fn status_line(app: &App, theme: &Theme) -> Line<'static> {
             };
             Line::styled(format!(" {text}"), style)
         }
-        None => Line::raw(""),
+        None => match &app.header.notice {
+            Some(notice) => Line::styled(format!(" {notice}"), theme.warn()),
+            None => Line::raw(""),
+        },
     }
 }
 

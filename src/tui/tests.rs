@@ -342,3 +342,18 @@ fn screen_binary_and_cut_bodies() {
         );
     }
 }
+
+#[test]
+fn a_notice_stands_on_the_status_line_until_a_status_replaces_it() {
+    let (mut app, _) = app_with(&records(), (100, 24));
+    let mut header = listen_header();
+    header.notice = Some("demo: press r on the 500".into());
+    app.update(Action::Header(header));
+    let status_row = |app: &App| screen(app).lines().nth(22).unwrap_or_default().to_string();
+    assert_eq!(status_row(&app), " demo: press r on the 500");
+    app.update(Action::Status(
+        super::app::Level::Done,
+        "replayed: 200".into(),
+    ));
+    assert_eq!(status_row(&app), " replayed: 200");
+}

@@ -7,6 +7,7 @@ mod api;
 mod capture;
 mod capture_shutdown;
 mod cli;
+mod demo;
 mod edit;
 mod export;
 mod export_jsonl;

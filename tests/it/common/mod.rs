@@ -240,4 +240,5 @@ pub mod gated;
 pub mod procs;
 pub mod replay;
 pub mod sigvectors;
+pub mod tmux;
 pub mod tunnel;
