@@ -5,29 +5,22 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::SystemTime;
 
 use http::request::Parts;
-use http::{HeaderValue, Method, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
-use tracing::info;
 
-use super::auth;
 use super::deadline::{self, Deadline, SenderBody, prebuffer};
-use super::delivery::kick;
 use super::limits::{HoldingBody, header_bytes};
 use super::peers::Peer;
-use super::queue::{Arrival, Bounds, Refused};
 use super::registry::Session;
-use super::spool::{SpoolError, spool};
-use super::tunnel::{text_body, upgrade};
-use super::{OfflineMode, Shared, strict};
-use crate::exchange::unix_micros;
+use super::tunnel::upgrade;
+use super::{Shared, strict};
 use crate::tunnel::protocol as proto;
 use crate::web::body::BoxBody;
 use crate::web::error_response;
-use crate::web::headers::{add_forwarded_for, header_list, strip_hop_by_hop, version_name};
+use crate::web::headers::{add_forwarded_for, strip_hop_by_hop, version_name};
 
 /// Answers one request on the public listener.
 pub async fn handle(
@@ -53,7 +46,7 @@ pub async fn handle(
         return upgrade(shared, req, peer);
     }
     if path.starts_with(proto::RESERVED_PREFIX) {
-        return own_endpoint(&shared, &req).await;
+        return super::endpoints::own_endpoint(&shared, &req).await;
     }
     // Only traffic for tunnels is counted, not the relay's own endpoints.
     let response = route_and_answer(&shared, req, peer, host, forwarded_for.as_ref()).await;
@@ -74,7 +67,7 @@ pub fn refuse_framing(shared: &Shared) -> Response<BoxBody> {
 
 /// Asks the sender's client to close the connection after this answer: what follows on
 /// it cannot be trusted to be framed as the relay thinks.
-fn closing(mut response: Response<BoxBody>) -> Response<BoxBody> {
+pub(super) fn closing(mut response: Response<BoxBody>) -> Response<BoxBody> {
     response
         .headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -146,64 +139,9 @@ async fn route_and_answer(
                     &format!("no tunnel named '{name}' is connected to this relay"),
                 );
             }
-            offline(shared, session, parts, body, &name, &app_path).await
+            super::offline::offline(shared, session, parts, body, &name, &app_path).await
         }
     }
-}
-
-async fn own_endpoint(shared: &Shared, req: &Request<Incoming>) -> Response<BoxBody> {
-    let (method, path) = (req.method(), req.uri().path());
-    if method != Method::GET && method != Method::HEAD {
-        return error_response(StatusCode::METHOD_NOT_ALLOWED, "use GET");
-    }
-    if path == "/_hooktap/metrics"
-        && let Some(expected) = &shared.config.metrics_token
-    {
-        // Compared as digests, in constant time, like the tunnel tokens.
-        let given = auth::bearer(req.headers()).map(auth::fingerprint);
-        if !given.is_some_and(|given| auth::same(&given, expected)) {
-            let mut response = error_response(
-                StatusCode::UNAUTHORIZED,
-                "the relay's metrics need `Authorization: Bearer <the relay's --metrics-token>`",
-            );
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"hooktap metrics\""),
-            );
-            return response;
-        }
-    }
-    // `hooktap relay release` may have dropped requests from another process.
-    if let Err(err) = shared.queue.refresh().await {
-        tracing::warn!("{err:#}");
-    }
-    let (content_type, body) = match path {
-        "/_hooktap/health" => (
-            "application/json",
-            serde_json::json!({
-                "status": "ok",
-                "tunnels_online": shared.registry.len(),
-                "tunnels_draining": shared.registry.draining(),
-                "queue_depth": shared.queue.depth(),
-                "queue_dead_letters": shared.queue.dead_letters(),
-            })
-            .to_string()
-                + "\n",
-        ),
-        "/_hooktap/metrics" => (
-            "text/plain; version=0.0.4",
-            shared
-                .metrics
-                .render(shared.registry.len(), shared.queue.depth())
-                + &super::metrics::render_queue(shared.queue.bytes(), shared.queue.dead_letters()),
-        ),
-        _ => return error_response(StatusCode::NOT_FOUND, "unknown relay endpoint"),
-    };
-    let mut response = Response::new(text_body(body));
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    response
 }
 
 /// The tunnel name and the path (with query) the app should see.
@@ -263,7 +201,7 @@ fn prepare_headers(
     set(proto::HEADER_HTTP_VERSION, version);
 }
 
-fn too_large(limit: u64) -> Response<BoxBody> {
+pub(super) fn too_large(limit: u64) -> Response<BoxBody> {
     error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         &format!("the request body is larger than the relay's limit of {limit} bytes"),
@@ -271,7 +209,7 @@ fn too_large(limit: u64) -> Response<BoxBody> {
 }
 
 /// The answer to a sender whose body failed: 408, 413 or 400.
-fn body_failed(shared: &Shared, status: StatusCode) -> Response<BoxBody> {
+pub(super) fn body_failed(shared: &Shared, status: StatusCode) -> Response<BoxBody> {
     let limits = &shared.config.limits;
     if status == StatusCode::REQUEST_TIMEOUT {
         shared.metrics.body_timeouts.fetch_add(1, Ordering::Relaxed);
@@ -374,139 +312,4 @@ async fn forward(
             ),
         ),
     }
-}
-
-async fn offline(
-    shared: &Arc<Shared>,
-    session: Option<Arc<Session>>,
-    parts: Parts,
-    body: SenderBody,
-    name: &str,
-    app_path: &str,
-) -> Response<BoxBody> {
-    if shared.config.offline == OfflineMode::Reject && session.is_none() {
-        let mut response = error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            &format!("the agent for '{name}' is offline; retry later"),
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-        return response;
-    }
-    let limits = &shared.config.limits;
-    let bounds = Bounds {
-        max_requests: limits.queue_max_requests,
-        max_bytes: limits.queue_max_bytes,
-        max_total_bytes: limits.queue_max_total_bytes,
-    };
-    // Room for the whole body is reserved before its first byte is read (a body of
-    // unknown length reserves as it arrives); the body streams to a spool file, with no
-    // lock held, so a slow sender holds up nobody.
-    let declared = parts
-        .headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(0);
-    let reservation = match shared.queue.reserve(name, declared, bounds).await {
-        Ok(Ok(reservation)) => reservation,
-        Ok(Err(refused)) => return queue_full(name, refused),
-        Err(err) => return queue_failed(err),
-    };
-    let spooled = match spool(shared.queue.spool_dir(), body, reservation, limits.max_body).await {
-        Ok(spooled) => spooled,
-        Err(SpoolError::TooLarge) => return too_large(limits.max_body),
-        Err(SpoolError::Full(refused)) => return queue_full(name, refused),
-        Err(SpoolError::Body(err)) => return body_failed(shared, deadline::status_of(&err)),
-        Err(err @ SpoolError::Io(_)) => return queue_failed(err.into()),
-    };
-    let arrival = Arrival {
-        name: name.to_string(),
-        arrived_us: unix_micros(SystemTime::now()),
-        method: parts.method.to_string(),
-        uri: app_path.to_string(),
-        headers: header_list(&parts.headers),
-    };
-    let bytes = spooled.len;
-    // The gate is held only to append: the delivery switches the tunnel to live traffic
-    // under it, so a request queued before that is delivered by it, and one queued after
-    // starts a delivery of its own.
-    let current = shared.registry.get(name);
-    let pushed = match &current {
-        Some(session) => {
-            let gate = session.queue_gate.read().await;
-            let live = session.is_live();
-            let pushed = shared.queue.push(arrival, spooled).await;
-            drop(gate);
-            // The tunnel went live while the body was spooled: its delivery already
-            // looked at the queue, so start another for this request (it keeps its 202).
-            if live {
-                kick(shared.clone(), session.clone()).await;
-            }
-            pushed
-        }
-        None => {
-            let pushed = shared.queue.push(arrival, spooled).await;
-            // An agent that connected meanwhile may have looked at the queue before this
-            // request was in it: make sure it gets it.
-            if let Some(session) = shared.registry.get(name) {
-                kick(shared.clone(), session).await;
-            }
-            pushed
-        }
-    };
-    match pushed {
-        Ok(id) => {
-            info!(%name, id, bytes, "request queued for an offline agent");
-            let text = if current.is_some() || session.is_some() {
-                format!(
-                    "hooktap: the agent for '{name}' is receiving its queued requests; queued as {id}, delivered after them\n"
-                )
-            } else {
-                format!(
-                    "hooktap: the agent for '{name}' is offline; queued as {id}, delivered when it reconnects\n"
-                )
-            };
-            let mut response = Response::new(text_body(text));
-            *response.status_mut() = StatusCode::ACCEPTED;
-            let headers = response.headers_mut();
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; charset=utf-8"),
-            );
-            if let Ok(value) = HeaderValue::from_str(&id.to_string()) {
-                headers.insert(proto::HEADER_QUEUED, value);
-            }
-            response
-        }
-        Err(err) => queue_failed(err),
-    }
-}
-
-fn queue_full(name: &str, refused: Refused) -> Response<BoxBody> {
-    match refused {
-        Refused::NameFull => {
-            info!(%name, "request refused: the offline queue is full");
-            error_response(
-                StatusCode::INSUFFICIENT_STORAGE,
-                &format!("the offline queue for '{name}' is full; retry once its agent is back"),
-            )
-        }
-        Refused::RelayFull => {
-            info!(%name, "request refused: the relay's offline queue is full");
-            error_response(
-                StatusCode::INSUFFICIENT_STORAGE,
-                "the relay's offline queue is full (--queue-max-total-bytes); retry later",
-            )
-        }
-    }
-}
-
-fn queue_failed(err: anyhow::Error) -> Response<BoxBody> {
-    tracing::warn!("{err:#}");
-    error_response(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "the relay could not queue the request",
-    )
 }

@@ -1,5 +1,6 @@
-//! The inspector: a terminal UI over the capture history (`hooktap ui`, and `listen` to come).
-//! It owns the state (`app`), keys (`keys`), `update`, drawing (`render`) and the event loop (`run`).
+//! The inspector: a terminal UI over the capture history (`listen` on a terminal, `hooktap
+//! ui`, `hooktap demo`). It owns the state (`app`), keys (`keys`), `update`, drawing
+//! (`render`) and the event loop (`run`).
 
 pub mod action;
 pub mod app;

@@ -1,4 +1,5 @@
-//! The agent's side of the tunnel and the wire contract shared with the relay.
+//! The agent's side of the tunnel (dialling, the h2 server over a WebSocket, queued
+//! deliveries) and the wire contract shared with the relay (`protocol`, `frame`).
 
 pub mod agent;
 pub mod dial;
