@@ -187,6 +187,11 @@ impl Relay {
             .context("reading the relay's address")
     }
 
+    /// The number of live tunnels, as agents come and go.
+    pub fn tunnels_online(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.shared.registry.watch_online()
+    }
+
     /// Serves until `shutdown` is cancelled; then closes every tunnel and connection.
     pub async fn run(self, shutdown: CancellationToken) {
         let shared = self.shared;

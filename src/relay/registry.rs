@@ -50,10 +50,21 @@ impl Session {
 pub struct NameTaken;
 
 /// The live tunnels.
-#[derive(Default)]
 pub struct Registry {
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     next_id: AtomicU64,
+    /// How many are live, for whoever watches the relay (tests, a frontend).
+    online: tokio::sync::watch::Sender<usize>,
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Self {
+            sessions: Mutex::default(),
+            next_id: AtomicU64::default(),
+            online: tokio::sync::watch::channel(0).0,
+        }
+    }
 }
 
 impl Registry {
@@ -88,6 +99,7 @@ impl Registry {
             old.closed.cancel();
         }
         sessions.insert(session.name.clone(), session);
+        self.online.send_replace(sessions.len());
         Ok(())
     }
 
@@ -96,10 +108,16 @@ impl Registry {
         let mut sessions = self.lock();
         if sessions.get(name).is_some_and(|s| s.id == id) {
             sessions.remove(name);
+            self.online.send_replace(sessions.len());
             true
         } else {
             false
         }
+    }
+
+    /// The number of live tunnels, as it changes.
+    pub fn watch_online(&self) -> tokio::sync::watch::Receiver<usize> {
+        self.online.subscribe()
     }
 
     /// Number of live tunnels.

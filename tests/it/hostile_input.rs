@@ -377,10 +377,7 @@ async fn trickling_bodies_release_their_slots_and_one_peer_cannot_take_them_all(
 
         // The offline path has the same deadline: a trickle for the queue gets 408.
         let client = client();
-        eventually("the agent is offline", || async {
-            tunnels_online(&client, &relay).await == 0
-        })
-        .await;
+        relay.until_online(0).await;
         let (answer, took) = trickle(addr, "127.0.0.1", head.as_bytes(), b'y').await;
         assert_eq!(
             answer,

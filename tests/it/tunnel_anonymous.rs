@@ -53,11 +53,7 @@ async fn one_address_gets_only_its_share_of_anonymous_tunnels() {
         .unwrap();
         // Once one closes, the address may open another.
         first.stop().await;
-        let client = client();
-        eventually("the closed tunnel is gone", || async {
-            tunnels_online(&client, &relay).await == 2
-        })
-        .await;
+        relay.until_online(2).await;
         let third = start().await.unwrap();
         third.stop().await;
         token.stop().await;

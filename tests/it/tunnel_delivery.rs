@@ -43,12 +43,7 @@ async fn known_then_offline(relay: &RelayHandle, name: &str) {
     .await
     .unwrap();
     agent.stop().await;
-    let client = client();
-    eventually("the relay sees the agent leave", || {
-        let client = client.clone();
-        async move { tunnels_online(&client, relay).await == 0 }
-    })
-    .await;
+    relay.until_online(0).await;
 }
 
 async fn health(client: &HttpClient, relay: &RelayHandle) -> serde_json::Value {

@@ -272,10 +272,7 @@ async fn a_release_while_the_relay_runs_is_seen_in_its_queue_figures() {
             agent.stop().await;
         }
         let client = client();
-        eventually("the agents are gone", || async {
-            tunnels_online(&client, &relay).await == 0
-        })
-        .await;
+        relay.until_online(0).await;
         for path in ["/t/gone/1", "/t/gone/2", "/t/kept/1"] {
             assert_eq!(post(&client, &relay.http(path), "abcd").await.0, 202);
         }
@@ -328,12 +325,7 @@ async fn a_token_cannot_take_an_anonymous_name() {
         .unwrap();
         let name = anonymous.tunnel.welcome.name.clone();
         anonymous.stop().await;
-        let client = client();
-        eventually("the anonymous tunnel to be gone", || {
-            let (client, relay) = (client.clone(), &relay);
-            async move { tunnels_online(&client, relay).await == 0 }
-        })
-        .await;
+        relay.until_online(0).await;
 
         let token = start_agent(
             agent_config(&relay.url(), Some(FIRST), Some(&name)),

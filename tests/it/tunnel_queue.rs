@@ -31,12 +31,7 @@ async fn known_then_offline(relay: &RelayHandle, app: &App, name: &str) {
     .await
     .unwrap();
     agent.stop().await;
-    let client = client();
-    eventually("the relay sees the agent leave", || {
-        let client = client.clone();
-        async move { tunnels_online(&client, relay).await == 0 }
-    })
-    .await;
+    relay.until_online(0).await;
 }
 
 #[tokio::test]

@@ -47,10 +47,7 @@ async fn a_version_1_agent_is_told_to_upgrade_and_its_queue_waits_for_one_that_c
         .unwrap();
         agent.stop().await;
         let client = client();
-        eventually("the relay sees the agent leave", || async {
-            tunnels_online(&client, &relay).await == 0
-        })
-        .await;
+        relay.until_online(0).await;
         assert_eq!(post(&client, &relay.http("/t/old/hook"), "x").await.0, 202);
 
         // What hooktap 0.x with protocol 1 sends.

@@ -139,6 +139,8 @@ pub struct RelayHandle {
     pub addr: SocketAddr,
     pub shutdown: CancellationToken,
     pub task: tokio::task::JoinHandle<()>,
+    /// The relay's live tunnels, as agents come and go.
+    pub online: tokio::sync::watch::Receiver<usize>,
 }
 
 impl RelayHandle {
@@ -148,6 +150,15 @@ impl RelayHandle {
 
     pub fn http(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// Waits (bounded) until the relay counts `n` live tunnels: an event, not a poll.
+    pub async fn until_online(&self, n: usize) {
+        let mut online = self.online.clone();
+        tokio::time::timeout(Duration::from_secs(10), online.wait_for(|live| *live == n))
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {n} tunnels online"))
+            .expect("the relay is running");
     }
 
     /// Stops the relay and waits until it is gone.
@@ -163,12 +174,14 @@ impl RelayHandle {
 pub async fn start_relay(addr: &str, config: RelayConfig) -> RelayHandle {
     let relay = Relay::bind(addr.parse().unwrap(), config).await.unwrap();
     let addr = relay.local_addr().unwrap();
+    let online = relay.tunnels_online();
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(relay.run(shutdown.clone()));
     RelayHandle {
         addr,
         shutdown,
         task,
+        online,
     }
 }
 
