@@ -14,6 +14,7 @@ mod hostile_input;
 mod listen_no_app;
 mod listen_shutdown;
 mod relay_log;
+mod relay_shutdown;
 mod replay;
 mod resign;
 mod send;
