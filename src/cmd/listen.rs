@@ -1,5 +1,5 @@
 //! `hooktap listen`'s headless frontend: a [`Session`], its lines (or NDJSON) on stdout,
-//! until Ctrl-C. On a terminal the inspector is the frontend instead (`listen_tui.rs`).
+//! until SIGINT (Ctrl-C) or SIGTERM. On a terminal the inspector is the frontend instead (`listen_tui.rs`).
 
 use std::sync::Arc;
 
@@ -12,16 +12,21 @@ use crate::exchange::Exchange;
 use crate::output;
 use crate::session::{Session, TunnelStatus};
 
-/// Runs `hooktap listen` until Ctrl-C.
+/// Runs `hooktap listen` until SIGINT (Ctrl-C) or SIGTERM, or the user quits the inspector.
 pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     let config = args.config()?;
     let store_file = config.store.clone();
-    let mut session = Session::start(config).await?;
     if super::listen_tui::wants_tui(&args) {
+        // The inspector reads Ctrl-C as a key and stops on SIGTERM itself.
+        let session = Session::start(config).await?;
         let result = super::listen_tui::run(&args, &session, store_file).await;
         session.shutdown().await?;
         return result;
     }
+    // Installed before the session starts: a signal during startup or right after the
+    // ready line stops it cleanly too.
+    let stop = super::stop_signal()?;
+    let mut session = Session::start(config).await?;
     let mut events = session.committed();
     let mut tunnel_events = session.take_tunnel_events();
     let (name, public_urls) = match &*session.tunnel().borrow() {
@@ -60,13 +65,12 @@ pub async fn listen(args: ListenArgs) -> anyhow::Result<()> {
     // Lines go out from a thread of their own: a reader that stops reading must not stall
     // the deliveries.
     let printer = super::printer::Printer::stdout()?;
-    // One Ctrl-C listener for the whole loop: a new one per turn would miss a signal that
+    // One stop listener for the whole loop: a new one per turn would miss a signal that
     // arrives while a turn's lines are being printed.
-    let interrupt = tokio::signal::ctrl_c();
-    tokio::pin!(interrupt);
+    tokio::pin!(stop);
     let result = loop {
         tokio::select! {
-            _ = &mut interrupt => break Ok(()),
+            () = &mut stop => break Ok(()),
             event = events.recv() => match event {
                 Ok(exchange) => {
                     let text = waiting_lines(line(&exchange, args.json), &mut events, args.json);

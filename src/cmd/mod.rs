@@ -15,6 +15,7 @@ mod tunnel;
 mod ui;
 mod verify;
 
+use std::future::Future;
 use std::io::Write;
 
 use crate::cli::{Cli, Command};
@@ -47,4 +48,20 @@ pub fn emit(bytes: &[u8]) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)?;
     out.flush()
+}
+
+/// What stops `listen` and `relay` cleanly: the first SIGINT (Ctrl-C) or SIGTERM (systemd's
+/// and Docker's stop, `kill`). The handlers are installed when this is called, not when the
+/// future is first polled: call it before announcing readiness, so that a signal sent the
+/// moment the ready line appears is never the default action (death without shutdown).
+pub(crate) fn stop_signal() -> std::io::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = interrupt.recv() => {}
+            _ = terminate.recv() => {}
+        }
+    })
 }

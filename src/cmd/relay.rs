@@ -1,4 +1,4 @@
-//! `hooktap relay`: run a relay until Ctrl-C.
+//! `hooktap relay`: run a relay until SIGINT (Ctrl-C) or SIGTERM.
 
 use tokio_util::sync::CancellationToken;
 
@@ -15,6 +15,9 @@ pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
         None => {}
     }
     let config = args.config()?;
+    // From here on SIGINT and SIGTERM stop the relay cleanly: agents told, requests in
+    // flight finished.
+    let stop = super::stop_signal()?;
     let secure = config.tls.is_some();
     let relay = Relay::bind(args.listen, config).await?;
     let addr = relay.local_addr()?;
@@ -31,7 +34,7 @@ pub async fn relay(args: RelayArgs) -> anyhow::Result<()> {
     )?;
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(relay.run(shutdown.clone()));
-    let _ = tokio::signal::ctrl_c().await;
+    stop.await;
     shutdown.cancel();
     let _ = task.await;
     Ok(())

@@ -26,7 +26,7 @@ cleanup() {
   local status=$?
   local pid
   for pid in "${PIDS[@]}"; do
-    kill "-${STOP_SIGNAL[$pid]:-INT}" "$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${PIDS[@]}"; do
     stop_pid "$pid"
@@ -48,28 +48,26 @@ free_port() {
 }
 
 # start NAME CMD...: runs CMD in the background, output in $WORK/NAME.log; sets PID.
-# It is stopped with SIGINT (hooktap's clean stop), or with $STOP_WITH: a script's
-# background jobs ignore SIGINT unless they install a handler, as hooktap does and Python
-# or a plain tokio app does not, so those get STOP_WITH=TERM.
-declare -A STOP_SIGNAL=()
+# It is stopped with SIGTERM, as systemd and Docker stop a service: hooktap's clean stop
+# (requests in flight finish and are recorded, tunnels closed), and what the apps and
+# nginx stop on. (A script's background jobs ignore SIGINT.)
 start() {
   local name=$1
   shift
   "$@" >"$WORK/$name.log" 2>&1 &
   PID=$!
   PIDS+=("$PID")
-  STOP_SIGNAL[$PID]=${STOP_WITH:-INT}
 }
 
-# stop_pid PID: its stop signal (see start), then SIGKILL after 10 s.
+# stop_pid PID: SIGTERM (see start), then SIGKILL after 10 s.
 stop_pid() {
   local pid=$1 i
-  kill "-${STOP_SIGNAL[$pid]:-INT}" "$pid" 2>/dev/null || return 0
+  kill -TERM "$pid" 2>/dev/null || return 0
   for i in $(seq 100); do
     kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
     sleep 0.1
   done
-  echo "pid $pid did not stop on SIG${STOP_SIGNAL[$pid]:-INT}: killed" >&2
+  echo "pid $pid did not stop on SIGTERM: killed" >&2
   kill -KILL "$pid" 2>/dev/null || true
   wait "$pid" 2>/dev/null || true
 }

@@ -67,7 +67,7 @@ health=$(curl -s --max-time 5 "http://127.0.0.1:$NGINX_PORT/_hooktap/health")
 check "nginx: /_hooktap/health answers through nginx" grep -q '"status":"ok"' <<<"$health"
 
 # --- the app and the agent, whose tunnel goes through nginx ------------------------------
-STOP_WITH=TERM start app python3 "$E2E_DIR/echo_app.py" "$APP_PORT"
+start app python3 "$E2E_DIR/echo_app.py" "$APP_PORT"
 APP_LOG="$WORK/app.log"
 wait_for 10 http_up "http://127.0.0.1:$APP_PORT/" || { cat "$APP_LOG" >&2; exit 1; }
 AGENT_ARGS=("$APP_PORT" --relay "ws://127.0.0.1:$NGINX_PORT" --token "$TOKEN" --name "$NAME"

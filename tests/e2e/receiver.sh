@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end: an example receiver (flask or axum) behind `hooktap listen`, through a real
 # `hooktap relay`, all on 127.0.0.1. Usage: tests/e2e/receiver.sh flask|axum
-# (tests/e2e/flask.sh and axum.sh call it). Prints `N passed, N failed`; exits 1 on any
-# failure.
+# (tests/e2e/flask.sh and axum.sh call it). Every webhook is sent by `hooktap send` to the
+# public URL, signed with the app's secrets (--tamper and --stale for the rejection paths).
+# Prints `N passed, N failed`; exits 1 on any failure.
 #
 # Environment: HOOKTAP_BIN (default target/debug/hooktap); E2E_VENV, the Flask virtual
 # environment (default target/e2e-venv, made with `python3 -m venv` and
@@ -25,7 +26,6 @@ TOKEN="e2e-token-$RANDOM$RANDOM"
 NAME="e2e-$kind"
 FAIL_FILE="$WORK/app-fails"
 STORE="$WORK/store.db"
-SEND=(python3 "$E2E_DIR/send_signed.py")
 
 # --- the app -----------------------------------------------------------------------------
 case $kind in
@@ -49,7 +49,7 @@ axum)
   ;;
 esac
 APP_PORT=$(free_port)
-STOP_WITH=TERM start app env GITHUB_WEBHOOK_SECRET="$GITHUB_SECRET" STRIPE_WEBHOOK_SECRET="$STRIPE_SECRET" \
+start app env GITHUB_WEBHOOK_SECRET="$GITHUB_SECRET" STRIPE_WEBHOOK_SECRET="$STRIPE_SECRET" \
   FAIL_FILE="$FAIL_FILE" HOST=127.0.0.1 PORT="$APP_PORT" "${APP[@]}"
 APP_LOG="$WORK/app.log"
 if ! wait_for 30 http_up "http://127.0.0.1:$APP_PORT/health"; then
@@ -79,6 +79,29 @@ print("" if value is None else value if isinstance(value, str) else json.dumps(v
 ' "$@"
 }
 
+# send EVENT URL [ARGS...]: `hooktap send EVENT --to URL ARGS...` (the URL has a path, so
+# it is used as is); sets STATUS (0 when nothing answered), DELIVERY (the id send prints:
+# X-GitHub-Delivery, or a Stripe event's evt_ id) and ANSWER (the body's first lines).
+# Its output is kept in $WORK/send.N.out.
+SENDS=0
+send() {
+  local event=$1 url=$2 out
+  shift 2
+  SENDS=$((SENDS + 1))
+  out="$WORK/send.$SENDS.out"
+  "$HOOKTAP_BIN" send "$event" --to "$url" "$@" >"$out" 2>&1 || true
+  # "hooktap: sent EVENT to URL (ID, how it was signed)", then "STATUS Reason in TIME",
+  # then the body.
+  DELIVERY=$(sed -n '1s/^hooktap: sent [^ ]* to [^ ]* (\([^,]*\),.*/\1/p' "$out")
+  STATUS=$(sed -n '2s/^\([0-9][0-9][0-9]\) .*/\1/p' "$out")
+  STATUS=${STATUS:-0}
+  ANSWER=$(tail -n +3 "$out")
+  if [ "$STATUS" = 0 ] || [ -z "$DELIVERY" ]; then
+    echo "     hooktap send $event did not give a status and an id:" >&2
+    cat "$out" >&2
+  fi
+}
+
 # record_for DELIVERY: the stored record (`hooktap show --json`) whose request carries
 # DELIVERY in its body or headers, once it is committed (waits up to 10 s). `requests
 # --json` is newest first, so the search stops at the first match.
@@ -105,28 +128,29 @@ sys.exit(1)
 }
 
 # --- 1. signed webhooks are accepted -----------------------------------------------------
-# TODO(issue 16): `hooktap send github.push --to "$PUBLIC_URL/webhooks/github"` once it lands.
-answer=$("${SEND[@]}" "$PUBLIC_URL/webhooks/github" --provider github --secret "$GITHUB_SECRET")
-delivery=$(field "$answer" delivery)
-check "$kind: a signed GitHub push to the public URL is accepted (200)" \
-  expect_eq "$(field "$answer" status)" 200 status
+send github.push "$PUBLIC_URL/webhooks/github" --secret "$GITHUB_SECRET"
+delivery=$DELIVERY
+check "$kind: hooktap send github.push to the public URL is accepted (200)" \
+  expect_eq "$STATUS" 200 status
 check "$kind: the app saw the push's delivery id" wait_log 5 "$APP_LOG" "200 github push $delivery"
 record=$(record_for "$delivery" || true)
 check "$kind: hooktap recorded the push with the verdict valid" \
   expect_eq "$(field "$record" verdict verdict)" valid verdict
 
-answer=$("${SEND[@]}" "$PUBLIC_URL/webhooks/stripe" --provider stripe --secret "$STRIPE_SECRET")
-check "$kind: a signed Stripe event is accepted (200)" \
-  expect_eq "$(field "$answer" status)" 200 status
+send stripe.payment_intent.succeeded "$PUBLIC_URL/webhooks/stripe" --secret "$STRIPE_SECRET"
+delivery=$DELIVERY
+check "$kind: hooktap send stripe.payment_intent.succeeded is accepted (200)" \
+  expect_eq "$STATUS" 200 status
+record=$(record_for "$delivery" || true)
+check "$kind: hooktap recorded the Stripe event with the verdict valid" \
+  expect_eq "$(field "$record" verdict verdict)" valid verdict
 
 # --- 2. a tampered webhook is rejected by the app, and hooktap says invalid -------------
-# TODO(issue 16): `hooktap send github.push --tamper`.
-answer=$("${SEND[@]}" "$PUBLIC_URL/webhooks/github" --provider github --secret "$GITHUB_SECRET" --tamper)
-delivery=$(field "$answer" delivery)
-check "$kind: a tampered GitHub push is rejected by the app (401)" \
-  expect_eq "$(field "$answer" status)" 401 status
-check "$kind: the app's answer names the reason" \
-  grep -q "does not match" <<<"$(field "$answer" body)"
+send github.push "$PUBLIC_URL/webhooks/github" --secret "$GITHUB_SECRET" --tamper
+delivery=$DELIVERY
+check "$kind: hooktap send github.push --tamper is rejected by the app (401)" \
+  expect_eq "$STATUS" 401 status
+check "$kind: the app's answer names the reason" grep -q "does not match" <<<"$ANSWER"
 record=$(record_for "$delivery" || true)
 check "$kind: hooktap show --json gives the tampered push the verdict invalid" \
   expect_eq "$(field "$record" verdict verdict)" invalid verdict
@@ -137,20 +161,20 @@ check "$kind: hooktap requests --json lists the tampered push as invalid" \
   expect_eq "$(python3 -c 'import json, sys; print(" ".join(r["verdict"]["verdict"] for r in json.load(sys.stdin) if r["status"] == 401))' <<<"$listed")" invalid "verdicts of the 401s"
 
 # --- 3. a stale Stripe event: rejected by the app, expired for hooktap -------------------
-answer=$("${SEND[@]}" "$PUBLIC_URL/webhooks/stripe" --provider stripe --secret "$STRIPE_SECRET" --stale)
-check "$kind: a Stripe event signed 10 minutes ago is rejected by the app (401)" \
-  expect_eq "$(field "$answer" status)" 401 status
-delivery=$(field "$answer" delivery)
-record=$(record_for "evt_$(tr -d - <<<"$delivery" | cut -c1-24)" || true)
+send stripe.payment_intent.succeeded "$PUBLIC_URL/webhooks/stripe" --secret "$STRIPE_SECRET" --stale
+delivery=$DELIVERY
+check "$kind: hooktap send --stale (a Stripe event signed an hour ago) is rejected by the app (401)" \
+  expect_eq "$STATUS" 401 status
+record=$(record_for "$delivery" || true)
 check "$kind: hooktap gives the stale Stripe event the verdict expired" \
   expect_eq "$(field "$record" verdict verdict)" expired verdict
 
 # --- 4. the app fails, is fixed, and `hooktap replay --failed` delivers ------------------
 echo 500 >"$FAIL_FILE"
-answer=$("${SEND[@]}" "$PUBLIC_URL/hooks/retry" --provider github --secret "$GITHUB_SECRET")
-delivery=$(field "$answer" delivery)
+send github.push "$PUBLIC_URL/hooks/retry" --secret "$GITHUB_SECRET"
+delivery=$DELIVERY
 check "$kind: the app made to fail answers 500 through the tunnel" \
-  expect_eq "$(field "$answer" status)" 500 status
+  expect_eq "$STATUS" 500 status
 record_for "$delivery" >/dev/null || true
 rm -f "$FAIL_FILE"
 replayed=$("$HOOKTAP_BIN" replay --failed --path /hooks/retry --json --store "$STORE" 2>&1 || true)
@@ -162,12 +186,12 @@ check "$kind: the app got the replayed delivery" wait_log 5 "$APP_LOG" "200 gith
 # --- 5. agent stopped: the relay queues (202); agent back: the app gets it --------------
 stop_pid "$AGENT_PID"
 wait_log 10 "$RELAY_LOG" "agent disconnected" || true
-# TODO(issue 16): `hooktap send github.push --to "$PUBLIC_URL/webhooks/github"`.
-answer=$("${SEND[@]}" "$PUBLIC_URL/webhooks/github" --provider github --secret "$GITHUB_SECRET")
-delivery=$(field "$answer" delivery)
-check "$kind: with the agent stopped the relay answers 202" \
-  expect_eq "$(field "$answer" status)" 202 status
-check "$kind: ... with X-Hooktap-Queued" test -n "$(field "$answer" headers x-hooktap-queued)"
+send github.push "$PUBLIC_URL/webhooks/github" --secret "$GITHUB_SECRET"
+delivery=$DELIVERY
+check "$kind: with the agent stopped the relay answers hooktap send with 202" \
+  expect_eq "$STATUS" 202 status
+check "$kind: ... saying it is queued until the agent reconnects" \
+  grep -Eq "offline; queued as [0-9]+, delivered when it reconnects" <<<"$ANSWER"
 check "$kind: ... and the app has not seen it yet" bash -c "! grep -q '$delivery' '$APP_LOG'"
 start_agent agent2 "${AGENT_ARGS[@]}"
 check "$kind: the restarted agent gets its old name back" \

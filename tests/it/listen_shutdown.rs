@@ -1,5 +1,6 @@
-//! Ctrl-C on `hooktap listen --relay`: a request in flight through the tunnel finishes,
-//! reaches its sender and is recorded before the process exits.
+//! Ctrl-C (SIGINT) or SIGTERM (systemd, Docker, `kill`) on `hooktap listen --relay`: a
+//! request in flight through the tunnel finishes, reaches its sender and is recorded
+//! before the process exits with 0.
 
 use crate::common::gated;
 use crate::common::tunnel as common;
@@ -20,6 +21,17 @@ async fn bounded<F: std::future::Future<Output = T>, T>(what: &str, fut: F) -> T
 
 #[tokio::test]
 async fn ctrl_c_waits_for_tunnelled_requests_in_flight_and_records_them() {
+    stop_with_a_request_in_flight("-INT").await;
+}
+
+#[tokio::test]
+async fn sigterm_waits_for_tunnelled_requests_in_flight_and_records_them() {
+    stop_with_a_request_in_flight("-TERM").await;
+}
+
+/// Starts `listen --relay`, holds a tunnelled request in the app, sends `signal` (as
+/// `kill` takes it), then lets the app answer.
+async fn stop_with_a_request_in_flight(signal: &str) {
     let (app, gate, mut arrived) = gated_app().await;
     let relay = start_relay(
         "127.0.0.1:0",
@@ -64,7 +76,7 @@ async fn ctrl_c_waits_for_tunnelled_requests_in_flight_and_records_them() {
 
     let pid = child.id().unwrap().to_string();
     let interrupted = std::process::Command::new("kill")
-        .args(["-INT", &pid])
+        .args([signal, &pid])
         .status()
         .unwrap();
     assert!(interrupted.success());
@@ -79,7 +91,7 @@ async fn ctrl_c_waits_for_tunnelled_requests_in_flight_and_records_them() {
     assert_eq!(status, 200);
     assert_eq!(&body[..], b"in flight");
     let exit = bounded("listen exits", child.wait()).await.unwrap();
-    assert!(exit.success(), "{exit:?}");
+    assert!(exit.success(), "{signal}: {exit:?}");
 
     let listed = std::process::Command::new(env!("CARGO_BIN_EXE_hooktap"))
         .args(["requests", "--json", "--store"])

@@ -20,6 +20,7 @@ mod hostile_input;
 mod listen_no_app;
 mod listen_shutdown;
 mod relay_log;
+mod relay_shutdown;
 mod relay_trusted_proxy;
 mod replay;
 mod resign;
