@@ -104,6 +104,7 @@ async fn main() {
         tunnel: TunnelState::Viewer,
         queued_delivered: 0,
         dropped: 0,
+        writer: None,
     };
     let start = Instant::now();
     let mut terminal = Terminal::new(TestBackend::new(120, 30)).expect("a terminal");

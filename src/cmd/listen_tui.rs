@@ -68,6 +68,7 @@ fn header(session: &Session, tunnel: &TunnelStatus, stats: &Stats) -> HeaderInfo
         tunnel: TunnelState::Local,
         queued_delivered: 0,
         dropped: 0,
+        writer: None,
     };
     update(&mut header, tunnel, stats);
     header

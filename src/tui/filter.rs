@@ -94,6 +94,8 @@ impl Filter {
 fn holds(term: &Term, row: &Row) -> bool {
     match term {
         Term::Method(m) => row.method.eq_ignore_ascii_case(m),
+        // A request still waiting for the app has no status yet, not "no response".
+        Term::Status(_) if row.in_flight => false,
         Term::Status(s) => match (s, row.status) {
             (StatusMatch::Code(c), Some(status)) => status == *c,
             (StatusMatch::Class(c), Some(status)) => status / 100 == *c,
