@@ -82,13 +82,24 @@ impl Filter {
         self.terms.iter().all(|(negated, t)| {
             let hit = match t {
                 Term::Text(w) if !negated => {
-                    text_hit.unwrap_or(false) || row.path.to_ascii_lowercase().contains(w)
+                    text_hit.unwrap_or(false) || contains(&row.path, w)
                 }
                 other => holds(other, row),
             };
             hit != *negated
         })
     }
+}
+
+/// Whether `hay` contains `lower` (lowercase), ASCII case-insensitively, without
+/// making a lowercase copy (this runs for every row on every keystroke).
+fn contains(hay: &str, lower: &str) -> bool {
+    let needle = lower.as_bytes();
+    needle.is_empty()
+        || hay
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
 }
 
 fn holds(term: &Term, row: &Row) -> bool {
@@ -103,10 +114,10 @@ fn holds(term: &Term, row: &Row) -> bool {
             (StatusMatch::Failed, status) => !matches!(status, Some(200..=299)),
             _ => false,
         },
-        Term::Path(p) => row.path.to_ascii_lowercase().contains(p),
+        Term::Path(p) => contains(&row.path, p),
         Term::Sig(kind) => row.sig.as_ref().map(|s| s.kind) == *kind,
         Term::Source(source) => row.source == *source,
-        Term::Text(w) => row.path.to_ascii_lowercase().contains(w),
+        Term::Text(w) => contains(&row.path, w),
     }
 }
 
