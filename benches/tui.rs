@@ -196,7 +196,10 @@ async fn main() {
         let (Some(&high), Some(&low)) = (chunk.first(), chunk.last()) else {
             break;
         };
-        hits += browse.search(&words, low, high + 1).unwrap_or_default().len();
+        hits += browse
+            .search(&words, low, high + 1)
+            .unwrap_or_default()
+            .len();
         chunks.push(chunk_start.elapsed().as_secs_f64() * 1000.0);
         below = low;
     }
@@ -259,17 +262,16 @@ async fn live(store: &Store, app: &mut App, terminal: &mut Terminal<TestBackend>
     let (mut latencies, mut frames) = (Vec::new(), Vec::new());
     let mut shown = 0;
     while shown < n {
-        let first = match tokio::time::timeout(std::time::Duration::from_secs(5), commits.recv())
-            .await
-        {
-            Ok(Ok(ex)) => ex,
-            Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(k))) => {
-                println!("live: the inspector lagged and missed {k} commits");
-                shown += k;
-                continue;
-            }
-            _ => break,
-        };
+        let first =
+            match tokio::time::timeout(std::time::Duration::from_secs(5), commits.recv()).await {
+                Ok(Ok(ex)) => ex,
+                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(k))) => {
+                    println!("live: the inspector lagged and missed {k} commits");
+                    shown += k;
+                    continue;
+                }
+                _ => break,
+            };
         let frame = Instant::now();
         let mut rows = vec![Row::from_exchange(&first)];
         while let Ok(ex) = commits.try_recv() {

@@ -81,9 +81,7 @@ impl Filter {
     pub fn matches(&self, row: &Row, text_hit: Option<bool>) -> bool {
         self.terms.iter().all(|(negated, t)| {
             let hit = match t {
-                Term::Text(w) if !negated => {
-                    text_hit.unwrap_or(false) || contains(&row.path, w)
-                }
+                Term::Text(w) if !negated => text_hit.unwrap_or(false) || contains(&row.path, w),
                 other => holds(other, row),
             };
             hit != *negated

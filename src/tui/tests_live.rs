@@ -173,6 +173,17 @@ fn an_in_flight_request_shows_its_wait_then_turns_into_its_record() {
     assert_eq!(app.counts.failed, failed, "no status yet is not a failure");
     app.update(Action::Tick(NOW + 500_000));
     insta::assert_snapshot!("in_flight", screen(&app));
+    assert!(press(&mut app, "r").is_empty(), "no record to replay yet");
+    assert!(
+        app.status
+            .as_ref()
+            .is_some_and(|(_, s)| s.contains("still in flight"))
+    );
+    let effects = press(&mut app, "xh");
+    assert!(
+        matches!(&effects[..], [Effect::Export(_, ids)] if ids.len() == 6 && !ids.contains(&slow.id)),
+        "{effects:?}"
+    );
     press(&mut app, "/status:err");
     assert_eq!(app.shown(), 1, "waiting is not `no response`: only /health");
     press(&mut app, "\x1b/slow");

@@ -121,7 +121,11 @@ impl App {
             }
             Action::ExportAs(format) => {
                 self.mode = Mode::Normal;
-                let ids = (0..self.shown()).rev().filter_map(|p| self.row_at(p).map(|r| r.id)).collect();
+                // In-flight rows have no record to export yet.
+                let ids = (0..self.shown())
+                    .rev()
+                    .filter_map(|p| self.row_at(p).filter(|r| !r.in_flight).map(|r| r.id))
+                    .collect();
                 self.status = Some((Level::Info, "exporting…".into()));
                 vec![Effect::Export(format, ids)]
             }
@@ -269,6 +273,10 @@ impl App {
 
     fn on_selected(&mut self, verb: &str, effect: fn(u64) -> Effect) -> Vec<Effect> {
         match self.selected_row() {
+            Some(row) if row.in_flight => self.say(
+                Level::Error,
+                "still in flight: its record is not committed yet",
+            ),
             Some(row) => {
                 let (id, text) = (row.id, row.id_text());
                 self.status = Some((Level::Info, format!("{verb} {text}…")));
