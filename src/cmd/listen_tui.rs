@@ -50,6 +50,7 @@ pub async fn inspect(
     }
     let (tx, events) = mpsc::channel(64);
     tokio::spawn(committed(session.committed(), tx.clone()));
+    tokio::spawn(started(session.started(), tx.clone()));
     tokio::spawn(header_changes(tunnel, stats, notice, header.clone(), tx));
     let verifier = session.verifier().clone();
     let resign = verifier
@@ -85,6 +86,7 @@ fn header(session: &Session, tunnel: &TunnelStatus, stats: &Stats) -> HeaderInfo
         queued_delivered: 0,
         dropped: 0,
         notice: None,
+        writer: None,
     };
     update(&mut header, tunnel, stats);
     header
@@ -112,6 +114,35 @@ fn update(header: &mut HeaderInfo, tunnel: &TunnelStatus, stats: &Stats) {
             reason: reason.clone(),
         },
     };
+}
+
+/// Exchanges as they begin (the inspector's in-flight rows), a batch per wake-up.
+async fn started(
+    mut rx: broadcast::Receiver<Arc<crate::capture::Started>>,
+    tx: mpsc::Sender<FeedEvent>,
+) {
+    let row = |s: &crate::capture::Started| crate::tui::Started {
+        id: s.id.to_u64().unwrap_or_default(),
+        method: s.method.clone(),
+        path: s.uri.clone(),
+        source: s.source,
+        started_at_us: s.received_at_us,
+    };
+    loop {
+        let first = match rx.recv().await {
+            Ok(s) => s,
+            // Missed starts only lose their in-flight rows; the records still come.
+            Err(broadcast::error::RecvError::Lagged(_)) => continue,
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let mut rows = vec![row(&first)];
+        while let Ok(more) = rx.try_recv() {
+            rows.push(row(&more));
+        }
+        if tx.send(FeedEvent::Started(rows)).await.is_err() {
+            return;
+        }
+    }
 }
 
 /// The store's commits, a batch per wake-up.

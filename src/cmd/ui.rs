@@ -33,29 +33,37 @@ pub async fn ui(args: UiArgs) -> anyhow::Result<()> {
         }
     };
     let verifier = args.secrets.verifier()?;
-    // The tail opens the file read-only first: a missing store is told as `requests` tells it.
+    if !path.exists() {
+        // Told as `requests` tells it (before a writable open would create the file).
+        Store::open_read_only(&path)?;
+    }
+    // Before this process touches the file: a -wal changed since the last checkpoint
+    // is another process's commit.
+    let wal_changed_us = crate::tui::writer::wal_changed_us(&path);
     let header = HeaderInfo {
-        title: format!("viewer of {} · replays are recorded there", path.display()),
+        title: format!("viewer of {}", path.display()),
         public_urls: Vec::new(),
         target: None,
         tunnel: TunnelState::Viewer,
         queued_delivered: 0,
         dropped: 0,
         notice: None,
+        writer: None,
     };
-    let feed = Feed::tail(path.clone(), header)?;
     let file = Some(path.clone());
     let check = verifier.clone();
     // Replays are written beside the process that records (SQLite WAL allows it);
     // retention is left to that process, so this writer never prunes.
     let store = Store::open(Options {
-        location: Location::File(path),
+        location: Location::File(path.clone()),
         retain: usize::MAX,
         retain_bytes: Some(u64::MAX),
         verdict: Some(Arc::new(move |ex: &Exchange| {
             check.check_exchange(ex, None, None)
         })),
     })?;
+    // This process's own commits (replays) are not the writer's.
+    let feed = Feed::tail(path, header, store.subscribe(), wal_changed_us)?;
     let forwarder = Forwarder::new(
         ForwardConfig {
             // Every replay names its own target; this one is never used.

@@ -7,6 +7,7 @@ use crate::export::Format;
 
 use super::app::{HeaderInfo, Level, Row, TunnelState};
 use super::view::ExchangeView;
+use super::writer::WriterInfo;
 
 /// One thing for `App::update` to handle.
 #[derive(Clone, Debug)]
@@ -69,9 +70,11 @@ pub enum Action {
     Click(u16, u16),
     /// The wheel at (column, row): up when true.
     Wheel(u16, u16, bool),
-    /// Time passed.
-    Tick,
-    /// Rows committed to the store (any order).
+    /// Time passed: it is now this many µs since the epoch.
+    Tick(i64),
+    /// Requests still waiting for the app (rows with `in_flight`), any order.
+    Started(Vec<Row>),
+    /// Rows committed to the store (any order); each replaces its in-flight row.
     Committed(Vec<Row>),
     /// A page of older rows, newest first; `last` when the store has no more.
     Page {
@@ -90,9 +93,14 @@ pub enum Action {
         generation: u64,
         /// Matching ids.
         ids: Vec<u64>,
+        /// Records searched so far (all chunks).
+        scanned: u64,
         /// The search has finished.
         done: bool,
     },
+    /// The filter's words have stayed as they are since the search `generation` was
+    /// asked for: time to start it.
+    SearchDue(u64),
     /// A diff, ready to read.
     DiffReady(Vec<String>),
     /// A replay finished: its record (when stored) and what to say.
@@ -103,4 +111,6 @@ pub enum Action {
     Header(HeaderInfo),
     /// The tunnel changed.
     Tunnel(TunnelState),
+    /// What a viewer knows of the process writing its store.
+    Writer(WriterInfo),
 }

@@ -1,12 +1,13 @@
 //! The inspector's state as plain data: the rows (summaries, no bodies), what is shown,
 //! what is selected, the mode, the status line and the header facts given by the caller.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
 use super::filter::Filter;
 pub use super::row::{Row, Sig, SigKind};
 use super::view::ExchangeView;
+use super::writer::WriterInfo;
 
 /// What keys do right now.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -120,6 +121,8 @@ pub struct HeaderInfo {
     /// A standing hint from the caller (the demo's "what to try next"), shown on the
     /// status line whenever no status is.
     pub notice: Option<String>,
+    /// What a viewer knows of the store's writer (`None` when this process writes it).
+    pub writer: Option<WriterInfo>,
 }
 
 /// How the status line is coloured.
@@ -178,8 +181,12 @@ pub struct App {
     pub search_gen: u64,
     /// Ids the current text search found.
     pub hits: HashSet<u64>,
-    /// Whether the current text search is still running.
+    /// Whether the current text search has not finished (waiting or running).
     pub searching: bool,
+    /// Whether the current text search has been started (the typing paused).
+    pub search_running: bool,
+    /// Records the current text search has looked at.
+    pub search_scanned: u64,
     /// Records marked for a diff.
     pub marks: Vec<u64>,
     /// The diff being read.
@@ -202,6 +209,10 @@ pub struct App {
     pub deliveries: HashMap<String, u64>,
     /// Re-signing is possible (secrets configured).
     pub can_resign: bool,
+    /// The time of the last tick, µs since the epoch (elapsed times and ages).
+    pub now_us: i64,
+    /// The ids of in-flight rows (requests still waiting for the app).
+    pub in_flight: BTreeSet<u64>,
 }
 
 impl App {
@@ -225,6 +236,8 @@ impl App {
             search_gen: 0,
             hits: HashSet::new(),
             searching: false,
+            search_running: false,
+            search_scanned: 0,
             marks: Vec::new(),
             diff: None,
             diff_scroll: 0,
@@ -236,6 +249,8 @@ impl App {
             color: true,
             deliveries: HashMap::new(),
             can_resign: false,
+            now_us: 0,
+            in_flight: BTreeSet::new(),
         }
     }
 

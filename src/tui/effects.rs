@@ -24,8 +24,9 @@ use super::view::ExchangeView;
 /// Rows per page after the first.
 pub const PAGE_ROWS: usize = 5_000;
 
-/// Records searched per chunk of a text search (results stream in chunk by chunk).
-const SEARCH_CHUNK: usize = 5_000;
+/// Records searched per chunk of a text search: results stream in chunk by chunk, and
+/// a cancelled search stops at the end of the chunk it is in.
+pub const SEARCH_CHUNK: usize = 2_000;
 
 /// What effects need: the store, the forwarder replays go through, the secrets.
 #[derive(Clone)]
@@ -92,7 +93,7 @@ pub async fn load_page(s: Services, before: u64) -> Option<Action> {
 }
 
 /// Searches headers and bodies for `words`, newest first, sending hits chunk by chunk
-/// until done or a newer search starts.
+/// until done, a newer search starts, or [`cancel_search`] stops it.
 pub fn search(
     s: Services,
     generation: u64,
@@ -117,10 +118,11 @@ pub fn search(
             None => s.store.browse(|b| b.ids_below(before, SEARCH_CHUNK)),
         };
         let current = || s.search.load(Ordering::SeqCst) == generation;
-        let send = |ids: Vec<u64>, done: bool| {
+        let send = |ids: Vec<u64>, scanned: u64, done: bool| {
             let _ = tx.send(Action::SearchHits {
                 generation,
                 ids,
+                scanned,
                 done,
             });
         };
@@ -131,23 +133,31 @@ pub fn search(
             let found = search(&words, *low, high + 1).unwrap_or_default();
             return send(
                 found.into_iter().filter(|id| ids.contains(id)).collect(),
+                0,
                 false,
             );
         }
         let mut before = u64::MAX;
+        let mut scanned = 0;
         while current() {
             let chunk = below(before).unwrap_or_default();
             let (Some(&high), Some(&low)) = (chunk.first(), chunk.last()) else {
                 break;
             };
             let found = search(&words, low, high + 1).unwrap_or_default();
-            send(found, false);
+            scanned += chunk.len() as u64;
+            send(found, scanned, false);
             before = low;
         }
         if current() {
-            send(Vec::new(), true);
+            send(Vec::new(), scanned, true);
         }
     });
+}
+
+/// Stops the running text search (at the end of its current chunk).
+pub fn cancel_search(s: &Services) {
+    s.search.store(0, Ordering::SeqCst);
 }
 
 /// Replays `id` (re-signed when asked, or an edited request) and says how it went.

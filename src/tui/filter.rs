@@ -70,9 +70,7 @@ impl Filter {
     pub fn matches(&self, row: &Row, text_hit: Option<bool>) -> bool {
         self.terms.iter().all(|(negated, t)| {
             let hit = match t {
-                Term::Text(w) if !negated => {
-                    text_hit.unwrap_or(false) || row.path.to_ascii_lowercase().contains(w)
-                }
+                Term::Text(w) if !negated => text_hit.unwrap_or(false) || contains(&row.path, w),
                 other => holds(other, row),
             };
             hit != *negated
@@ -80,14 +78,27 @@ impl Filter {
     }
 }
 
+/// Whether `hay` contains `lower` (lowercase), ASCII case-insensitively, without
+/// making a lowercase copy (this runs for every row on every keystroke).
+fn contains(hay: &str, lower: &str) -> bool {
+    let needle = lower.as_bytes();
+    needle.is_empty()
+        || hay
+            .as_bytes()
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
 fn holds(term: &Term, row: &Row) -> bool {
     match term {
         Term::Method(m) => row.method.eq_ignore_ascii_case(m),
+        // A request still waiting for the app has no status yet, not "no response".
+        Term::Status(_) if row.in_flight => false,
         Term::Status(s) => s.holds(row.status),
-        Term::Path(p) => row.path.to_ascii_lowercase().contains(p),
+        Term::Path(p) => contains(&row.path, p),
         Term::Sig(kind) => row.sig.as_ref().map(|s| s.kind) == *kind,
         Term::Source(source) => row.source == *source,
-        Term::Text(w) => row.path.to_ascii_lowercase().contains(w),
+        Term::Text(w) => contains(&row.path, w),
     }
 }
 

@@ -4,9 +4,13 @@ use crate::exchange::{Body, Exchange, ExchangeId, RecordedRequest, RecordedRespo
 use crate::signature::Verdict;
 
 use super::app::{HeaderInfo, Row, TunnelState};
+use super::writer::{OpenBy, WriterInfo};
 
 /// 2026-12-01T11:02:13.204Z in µs.
 pub const T0: i64 = 1_796_122_933_204_000;
+
+/// The tests' clock: 40 s after [`T0`].
+pub const NOW: i64 = T0 + 40_000_000;
 
 /// The id for record `n` (sortable: later `n`, later id).
 pub fn id(n: u64) -> ExchangeId {
@@ -73,13 +77,19 @@ pub fn invalid_stripe() -> Verdict {
 /// The header of a viewer.
 pub fn viewer_header() -> HeaderInfo {
     HeaderInfo {
-        title: "viewer of /tmp/hooktap.db · replays are recorded there".into(),
+        title: "viewer of /tmp/hooktap.db".into(),
         public_urls: Vec::new(),
         target: None,
         tunnel: TunnelState::Viewer,
         queued_delivered: 0,
         dropped: 0,
         notice: None,
+        // Seen committing 3 s before [`NOW`].
+        writer: Some(WriterInfo {
+            open_by: OpenBy::Pid(4242),
+            last_commit_us: Some(NOW - 3_000_000),
+            last_record_us: Some(NOW - 3_000_000),
+        }),
     }
 }
 
@@ -93,5 +103,6 @@ pub fn listen_header() -> HeaderInfo {
         queued_delivered: 2,
         dropped: 0,
         notice: None,
+        writer: None,
     }
 }

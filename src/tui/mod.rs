@@ -8,6 +8,7 @@ pub mod effects;
 pub mod event;
 pub mod feed;
 pub mod filter;
+mod header;
 mod json;
 pub mod keys;
 pub mod layout;
@@ -15,15 +16,19 @@ pub mod render;
 pub mod row;
 mod rows;
 pub mod run;
+mod search;
 pub mod theme;
 pub mod update;
 pub mod view;
+pub mod writer;
 
 #[cfg(test)]
 mod fixtures;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_live;
 
 pub use effects::Services;
-pub use feed::{Feed, FeedEvent};
+pub use feed::{Feed, FeedEvent, Started};
 pub use run::{Options, run};

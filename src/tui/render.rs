@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 use crate::exchange::{Source, format_time};
 use crate::output::{human_duration_us, human_size};
 
-use super::app::{App, Focus, Level, Mode, Row, SigKind, Tab, TunnelState};
+use super::app::{App, Focus, Level, Mode, Row, SigKind, Tab};
 use super::keys;
 use super::theme::Theme;
 
@@ -18,7 +18,10 @@ use super::theme::Theme;
 pub fn render(app: &App, frame: &mut Frame) {
     let areas = app.areas();
     let theme = Theme::new(app.color);
-    frame.render_widget(Paragraph::new(header(app, &theme)), areas.header);
+    frame.render_widget(
+        Paragraph::new(super::header::header(app, &theme)),
+        areas.header,
+    );
     list(app, &theme, frame, areas.list);
     detail(app, &theme, frame, areas.detail);
     frame.render_widget(Paragraph::new(status_line(app, &theme)), areas.status);
@@ -29,92 +32,6 @@ pub fn render(app: &App, frame: &mut Frame) {
         Mode::Diff => diff(app, &theme, frame, main),
         _ => {}
     }
-}
-
-fn header(app: &App, theme: &Theme) -> Vec<Line<'static>> {
-    let h = &app.header;
-    let mut first = vec![Span::styled(" hooktap  ", theme.bold())];
-    match h.tunnel {
-        TunnelState::Viewer => first.push(Span::raw(h.title.clone())),
-        _ => {
-            let urls = if h.public_urls.is_empty() {
-                format!("{} (local capture only)", h.title)
-            } else {
-                h.public_urls.join("  ")
-            };
-            first.push(Span::raw(urls));
-            if let Some(target) = &h.target {
-                first.push(Span::styled(" → ", theme.dim()));
-                first.push(Span::raw(target.clone()));
-            }
-        }
-    }
-    first.push(Span::raw("   "));
-    let (dot, text) = match &h.tunnel {
-        TunnelState::Viewer => (theme.dim(), "● viewer · tails new records".to_string()),
-        TunnelState::Local => (theme.dim(), String::new()),
-        TunnelState::Connecting => (theme.warn(), "● connecting".to_string()),
-        TunnelState::Online => (theme.good(), "● online".to_string()),
-        TunnelState::Reconnecting { in_secs, reason } => (
-            theme.warn(),
-            format!("● reconnecting in {in_secs}s ({reason})"),
-        ),
-        TunnelState::Offline(reason) => (theme.bad(), format!("● offline: {reason}")),
-    };
-    if !text.is_empty() {
-        first.push(Span::styled(text, dot));
-    }
-    if h.queued_delivered > 0 {
-        first.push(Span::styled(
-            format!(" · {} queued delivered", h.queued_delivered),
-            theme.dim(),
-        ));
-    }
-    let c = app.counts;
-    let noun = if c.total == 1 { "request" } else { "requests" };
-    let mut second = vec![Span::raw(format!(" {} {noun}", c.total))];
-    let mut count = |n: u64, what: &str, style: Style| {
-        if n > 0 {
-            second.push(Span::styled(format!(" · {n} {what}"), style));
-        }
-    };
-    count(c.failed, "failed", theme.bad());
-    count(c.invalid, "invalid sig", theme.bad());
-    count(h.dropped, "dropped", theme.warn());
-    if app.loading_older {
-        second.push(Span::styled(
-            format!(" · loading ({} so far)", app.rows.len()),
-            theme.dim(),
-        ));
-    }
-    if !app.filter_text.is_empty() {
-        second.push(Span::styled(
-            format!(" · filter: {}", app.filter_text),
-            theme.warn(),
-        ));
-        second.push(Span::styled(
-            format!(
-                " ({} shown{})",
-                app.shown(),
-                if app.searching {
-                    ", searching bodies…"
-                } else {
-                    ""
-                }
-            ),
-            theme.dim(),
-        ));
-    }
-    let mut right = String::new();
-    if app.follow {
-        right.push_str("following · ");
-    }
-    right.push_str("? help ");
-    let used: usize = second.iter().map(|s| s.content.chars().count()).sum();
-    let pad = usize::from(app.size.0).saturating_sub(used + right.chars().count());
-    second.push(Span::raw(" ".repeat(pad)));
-    second.push(Span::styled(right, theme.dim()));
-    vec![Line::from(first), Line::from(second)]
 }
 
 fn list(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
@@ -152,9 +69,20 @@ fn list_line(app: &App, theme: &Theme, row: &Row, selected: bool, width: usize) 
     } else {
         " "
     };
-    let status = row
-        .status
-        .map_or_else(|| "ERR".to_string(), |s| s.to_string());
+    let status = match row.status {
+        _ if row.in_flight => "…".to_string(),
+        Some(s) => s.to_string(),
+        None => "ERR".to_string(),
+    };
+    // In flight: the time it has waited so far, in the duration column.
+    let (duration_us, duration_style) = if row.in_flight {
+        (
+            app.now_us.saturating_sub(row.received_at_us).max(0),
+            theme.warn(),
+        )
+    } else {
+        (row.duration_us, theme.dim())
+    };
     let wide = width >= 70;
     let source = match (row.source, wide) {
         (Source::Local, true) => "local ",
@@ -202,10 +130,17 @@ fn list_line(app: &App, theme: &Theme, row: &Row, selected: bool, width: usize) 
         Span::styled(format!("{:<7}", row.method), theme.bold()),
         Span::raw(path),
         Span::raw(" "),
-        Span::styled(format!("{status:>3}"), theme.status(row.status)),
         Span::styled(
-            format!(" {:>6} ", human_duration_us(row.duration_us)),
-            theme.dim(),
+            format!("{status:>3}"),
+            if row.in_flight {
+                theme.warn()
+            } else {
+                theme.status(row.status)
+            },
+        ),
+        Span::styled(
+            format!(" {:>6} ", human_duration_us(duration_us)),
+            duration_style,
         ),
         Span::styled(size, theme.dim()),
         Span::styled(badge, badge_style),
@@ -256,11 +191,26 @@ fn detail(app: &App, theme: &Theme, frame: &mut Frame, area: Rect) {
                 )
             })
             .collect(),
-        None if app.selected.is_some() => vec![Line::styled(" loading…", theme.dim())],
-        None => vec![Line::styled(
-            " select a request to see it here",
-            theme.dim(),
-        )],
+        None => match app.selected_row() {
+            Some(row) if row.in_flight => vec![
+                Line::styled(
+                    format!(
+                        " in flight: waiting for the app, {} so far",
+                        human_duration_us(app.now_us.saturating_sub(row.received_at_us).max(0))
+                    ),
+                    theme.warn(),
+                ),
+                Line::styled(
+                    " its record shows here once the exchange is committed",
+                    theme.dim(),
+                ),
+            ],
+            _ if app.selected.is_some() => vec![Line::styled(" loading…", theme.dim())],
+            _ => vec![Line::styled(
+                " select a request to see it here",
+                theme.dim(),
+            )],
+        },
     };
     frame.render_widget(Paragraph::new(lines), inner);
 }

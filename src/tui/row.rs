@@ -76,6 +76,8 @@ pub struct Row {
     pub delivery_id: Option<String>,
     /// An earlier record carries the same delivery id.
     pub redelivery: bool,
+    /// Still waiting for the app: not recorded yet (`duration_us` is not known).
+    pub in_flight: bool,
 }
 
 impl Row {
@@ -97,6 +99,7 @@ impl Row {
             cut: s.cut,
             delivery_id: s.delivery_id,
             redelivery: false,
+            in_flight: false,
         }
     }
 
@@ -121,6 +124,28 @@ impl Row {
                 &body.bytes[..body.bytes.len().min(512)],
             ),
             redelivery: false,
+            in_flight: false,
+        }
+    }
+
+    /// The row of a request still waiting for the app.
+    pub fn from_started(started: &super::feed::Started) -> Self {
+        Self {
+            id: started.id,
+            received_at_us: started.started_at_us,
+            method: started.method.clone(),
+            path: started.path.clone(),
+            status: None,
+            duration_us: 0,
+            size: 0,
+            sig: None,
+            source: started.source,
+            replay_of: None,
+            error: None,
+            cut: false,
+            delivery_id: None,
+            redelivery: false,
+            in_flight: true,
         }
     }
 

@@ -1,20 +1,36 @@
-//! Keeping the list: rows arriving (live or as older pages), redelivery marks, counts,
-//! the filtered view and a selection that stays on its record. Pure state changes.
+//! Keeping the list: rows arriving (in flight, committed, or as older pages),
+//! redelivery marks, counts, the filtered view and a selection that stays on its
+//! record. Pure state changes.
 
 use super::app::{App, Row, SigKind};
 use super::update::Effect;
 
+/// An in-flight row whose record has not come this long after it started is dropped
+/// (its record was dropped by a stalled disk, or its commit was missed): longer than
+/// any app timeout a capture waits for.
+pub const IN_FLIGHT_TIMEOUT_US: i64 = 120_000_000;
+
 impl App {
-    /// Adds rows committed to the store (any order, possibly already known).
+    /// Adds rows committed to the store (any order, possibly already known); each
+    /// replaces the in-flight row of the same id.
     pub(super) fn add_committed(&mut self, rows: Vec<Row>) -> Vec<Effect> {
         let mut appended_only = true;
         let mut new_ids = Vec::new();
+        let mut landed_selected = false;
         let start = self.rows.len();
         for row in rows {
             if let Some(i) = self.index_of(row.id) {
-                let redelivery = self.rows[i].redelivery;
-                self.rows[i] = Row { redelivery, ..row };
-                continue;
+                if self.rows[i].in_flight {
+                    // Counted and marked as a new record below.
+                    self.rows.remove(i);
+                    self.in_flight.remove(&row.id);
+                    appended_only = false;
+                    landed_selected |= self.selected == Some(row.id);
+                } else {
+                    let redelivery = self.rows[i].redelivery;
+                    self.rows[i] = Row { redelivery, ..row };
+                    continue;
+                }
             }
             self.counts.total += 1;
             new_ids.push(row.id);
@@ -42,15 +58,54 @@ impl App {
             self.recompute_visible();
         }
         let mut effects = self.relocate();
-        let words = self.filter.words();
-        if !words.is_empty() && !new_ids.is_empty() {
-            effects.push(Effect::Search {
-                generation: self.search_gen,
-                words,
-                ids: Some(new_ids),
-            });
+        if landed_selected && self.selected_row().is_some_and(|r| !r.in_flight) {
+            // The selection was in flight: its detail can be read now.
+            self.detail = None;
+            effects.extend(self.selected.map(Effect::LoadDetail));
         }
+        effects.extend(self.search_new(new_ids));
         effects
+    }
+
+    /// Adds rows of requests still waiting for the app (any order); one whose record
+    /// is already here is old news.
+    pub(super) fn add_started(&mut self, rows: Vec<Row>) -> Vec<Effect> {
+        for row in rows {
+            if self.index_of(row.id).is_some() {
+                continue;
+            }
+            self.in_flight.insert(row.id);
+            let at = self.rows.partition_point(|r| r.id < row.id);
+            self.rows.insert(at, row);
+        }
+        self.recompute_visible();
+        self.relocate()
+    }
+
+    /// Time passed: in-flight rows past [`IN_FLIGHT_TIMEOUT_US`] go.
+    pub(super) fn tick(&mut self, now_us: i64) -> Vec<Effect> {
+        self.now_us = now_us;
+        let stale: Vec<u64> = self
+            .in_flight
+            .iter()
+            .copied()
+            .filter(|id| {
+                self.index_of(*id).is_none_or(|i| {
+                    now_us.saturating_sub(self.rows[i].received_at_us) > IN_FLIGHT_TIMEOUT_US
+                })
+            })
+            .collect();
+        if stale.is_empty() {
+            return Vec::new();
+        }
+        for id in stale {
+            self.in_flight.remove(&id);
+            if let Some(i) = self.index_of(id) {
+                self.rows.remove(i);
+            }
+        }
+        self.recompute_visible();
+        self.relocate()
     }
 
     /// Adds a page of older rows (newest first); asks for the next unless `last`.
@@ -78,6 +133,11 @@ impl App {
 
     /// Inserts `row` at `at`, keeping counts and redelivery marks.
     fn insert_row(&mut self, at: usize, mut row: Row) {
+        if row.in_flight {
+            self.in_flight.insert(row.id);
+            self.rows.insert(at, row);
+            return;
+        }
         if row.failed() {
             self.counts.failed += 1;
         }
@@ -154,6 +214,11 @@ impl App {
         }
         self.selected = id;
         self.detail_scroll = 0;
-        id.map(Effect::LoadDetail).into_iter().collect()
+        // An in-flight row has no record to load yet.
+        let recorded = self.row_at(pos).is_some_and(|r| !r.in_flight);
+        id.filter(|_| recorded)
+            .map(Effect::LoadDetail)
+            .into_iter()
+            .collect()
     }
 }

@@ -25,6 +25,9 @@ const FIRST_PAGE_ROWS: usize = 500;
 /// Actions handled before a frame is drawn, so a burst of records costs one frame.
 const BATCH: usize = 1024;
 
+/// How often the clock moves on screen (in-flight times, the writer's ages).
+const TICK: Duration = Duration::from_millis(500);
+
 /// How the inspector runs.
 #[derive(Clone, Copy, Debug)]
 pub struct Options {
@@ -68,7 +71,8 @@ pub async fn run(feed: Feed, services: Services, options: Options) -> anyhow::Re
         store.browse(|b| anyhow::Ok((b.count()?, b.page(None, FIRST_PAGE_ROWS)?)))
     })
     .await??;
-    let mut pending = app.update(Action::Total(total));
+    let mut pending = app.update(Action::Tick(now_us()));
+    pending.extend(app.update(Action::Total(total)));
     let last = first.len() < FIRST_PAGE_ROWS;
     let rows = first
         .into_iter()
@@ -79,7 +83,7 @@ pub async fn run(feed: Feed, services: Services, options: Options) -> anyhow::Re
     let (tx, mut rx) = mpsc::unbounded_channel::<Action>();
     let (clip_tx, mut clip_rx) = mpsc::unbounded_channel::<String>();
     let mut input = Some(EventStream::new());
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut tick = tokio::time::interval(TICK);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     terminal.draw(|f| super::render::render(&app, f))?;
     loop {
@@ -131,28 +135,47 @@ pub async fn run(feed: Feed, services: Services, options: Options) -> anyhow::Re
                 Err(err) => return Err(anyhow::anyhow!("could not read the terminal: {err}")),
             },
             Some(action) = rx.recv() => Some(action),
-            Some(event) = events.recv() => Some(match event {
-                FeedEvent::Committed(rows) => Action::Committed(rows),
-                FeedEvent::Tunnel(state) => Action::Tunnel(state),
-                FeedEvent::Header(header) => Action::Header(header),
-            }),
+            Some(event) = events.recv() => Some(feed_action(event)),
             Some(text) = clip_rx.recv() => {
                 osc52(&text);
                 None
             }
-            _ = tick.tick() => Some(Action::Tick),
+            _ = tick.tick() => Some(Action::Tick(now_us())),
             _ = sigterm.recv() => return Ok(()),
         };
         if let Some(action) = action {
             pending.extend(app.update(action));
         }
+        // Whatever else is ready goes into the same frame.
         for _ in 0..BATCH {
-            match rx.try_recv() {
-                Ok(action) => pending.extend(app.update(action)),
-                Err(_) => break,
-            }
+            let action = match (rx.try_recv(), events.try_recv()) {
+                (Ok(a), Ok(event)) => {
+                    pending.extend(app.update(a));
+                    feed_action(event)
+                }
+                (Ok(a), Err(_)) => a,
+                (Err(_), Ok(event)) => feed_action(event),
+                (Err(_), Err(_)) => break,
+            };
+            pending.extend(app.update(action));
         }
         terminal.draw(|f| super::render::render(&app, f))?;
+    }
+}
+
+fn now_us() -> i64 {
+    crate::exchange::unix_micros(std::time::SystemTime::now())
+}
+
+fn feed_action(event: FeedEvent) -> Action {
+    match event {
+        FeedEvent::Started(started) => {
+            Action::Started(started.iter().map(super::app::Row::from_started).collect())
+        }
+        FeedEvent::Committed(rows) => Action::Committed(rows),
+        FeedEvent::Tunnel(state) => Action::Tunnel(state),
+        FeedEvent::Header(header) => Action::Header(header),
+        FeedEvent::Writer(info) => Action::Writer(info),
     }
 }
 
@@ -185,6 +208,11 @@ fn start(
     match effect {
         Effect::LoadDetail(id) => spawn(tx, effects::load_detail(s, id)),
         Effect::LoadPage { before } => spawn(tx, effects::load_page(s, before)),
+        Effect::SearchSoon { generation, after } => spawn(tx, async move {
+            tokio::time::sleep(after).await;
+            Some(Action::SearchDue(generation))
+        }),
+        Effect::CancelSearch => effects::cancel_search(&s),
         Effect::Search {
             generation,
             words,

@@ -9,7 +9,7 @@ use ratatui::backend::TestBackend;
 
 use super::action::Action;
 use super::app::{App, Focus, Mode, Tab};
-use super::fixtures::{exchange, invalid_stripe, listen_header, row, viewer_header};
+use super::fixtures::{NOW, exchange, invalid_stripe, listen_header, row, viewer_header};
 use super::keys::action_for;
 use super::update::Effect;
 use super::view::ExchangeView;
@@ -17,7 +17,7 @@ use crate::exchange::{Body, Exchange, Source};
 use crate::signature::Verdict;
 
 /// Presses `keys` (one char each; `\n` Enter, `\t` Tab, `\x1b` Esc), collecting effects.
-fn press(app: &mut App, keys: &str) -> Vec<Effect> {
+pub(super) fn press(app: &mut App, keys: &str) -> Vec<Effect> {
     let mut effects = Vec::new();
     for c in keys.chars() {
         let code = match c {
@@ -34,7 +34,7 @@ fn press(app: &mut App, keys: &str) -> Vec<Effect> {
     effects
 }
 
-fn records() -> Vec<Exchange> {
+pub(super) fn records() -> Vec<Exchange> {
     let mut a = exchange(0, "POST", "/webhooks/stripe", Some(200));
     a.verdict = Some(Verdict::Valid {
         provider: "stripe".into(),
@@ -69,9 +69,10 @@ fn records() -> Vec<Exchange> {
     vec![a, b, c, d, e, f]
 }
 
-fn app_with(records: &[Exchange], size: (u16, u16)) -> (App, Vec<Effect>) {
+pub(super) fn app_with(records: &[Exchange], size: (u16, u16)) -> (App, Vec<Effect>) {
     let mut app = App::new(listen_header(), size);
     app.color = false;
+    app.now_us = NOW;
     let effects = app.update(Action::Committed(
         records.iter().map(super::app::Row::from_exchange).collect(),
     ));
@@ -79,7 +80,7 @@ fn app_with(records: &[Exchange], size: (u16, u16)) -> (App, Vec<Effect>) {
 }
 
 /// Loads the selection's detail as the event loop would.
-fn load_detail(app: &mut App, records: &[Exchange], effects: &[Effect]) {
+pub(super) fn load_detail(app: &mut App, records: &[Exchange], effects: &[Effect]) {
     for effect in effects {
         if let Effect::LoadDetail(id) = effect
             && let Some(ex) = records.iter().find(|e| e.id.to_u64() == Some(*id))
@@ -89,7 +90,7 @@ fn load_detail(app: &mut App, records: &[Exchange], effects: &[Effect]) {
     }
 }
 
-fn screen(app: &App) -> String {
+pub(super) fn screen(app: &App) -> String {
     let mut terminal = Terminal::new(TestBackend::new(app.size.0, app.size.1)).unwrap();
     terminal.draw(|f| super::render::render(app, f)).unwrap();
     // Each line of the buffer, trailing blanks trimmed.
@@ -170,7 +171,8 @@ fn filter_terms_narrow_the_list_and_esc_drops_them() {
         "the last filter that parsed stays in force"
     );
     press(&mut app, "\x1b");
-    let effects = press(&mut app, "/charge");
+    press(&mut app, "/charge");
+    let effects = app.update(Action::SearchDue(app.search_gen));
     let search = effects.iter().rev().find_map(|e| match e {
         Effect::Search {
             generation,
@@ -190,12 +192,14 @@ fn filter_terms_narrow_the_list_and_esc_drops_them() {
     app.update(Action::SearchHits {
         generation: generation - 1,
         ids: vec![id],
+        scanned: 6,
         done: true,
     });
     assert_eq!(app.shown(), 0, "a stale search is ignored");
     app.update(Action::SearchHits {
         generation,
         ids: vec![id],
+        scanned: 6,
         done: true,
     });
     assert_eq!(app.shown(), 1);
@@ -333,6 +337,7 @@ fn screen_binary_and_cut_bodies() {
     };
     let mut app = App::new(viewer_header(), (100, 24));
     app.color = false;
+    app.now_us = NOW;
     for ex in [&bin, &cut] {
         app.update(Action::Committed(vec![super::app::Row::from_exchange(ex)]));
         app.update(Action::Detail(Arc::new(ExchangeView::new(ex))));

@@ -1,11 +1,12 @@
 //! `App::update`: one action in, state changed, effects out. No I/O here: effects are
 //! run by the event loop and their results come back as actions.
 
+use std::time::Duration;
+
 use crate::export::Format;
 
 use super::action::Action;
 use super::app::{App, Focus, Level, Mode, Tab};
-use super::filter::Filter;
 use super::layout::{Areas, inside};
 
 /// Work for the event loop; each result comes back as an [`Action`].
@@ -18,6 +19,15 @@ pub enum Effect {
         /// The oldest id loaded so far.
         before: u64,
     },
+    /// Send [`Action::SearchDue`] for `generation` after `after` (the typing's pause).
+    SearchSoon {
+        /// The search that would start.
+        generation: u64,
+        /// How long to wait.
+        after: Duration,
+    },
+    /// Stop the text search that is running.
+    CancelSearch,
     /// Search headers and bodies for `words`; only among `ids` when given.
     Search {
         /// The search's generation (stale results are dropped).
@@ -111,7 +121,11 @@ impl App {
             }
             Action::ExportAs(format) => {
                 self.mode = Mode::Normal;
-                let ids = (0..self.shown()).rev().filter_map(|p| self.row_at(p).map(|r| r.id)).collect();
+                // In-flight rows have no record to export yet.
+                let ids = (0..self.shown())
+                    .rev()
+                    .filter_map(|p| self.row_at(p).filter(|r| !r.in_flight).map(|r| r.id))
+                    .collect();
                 self.status = Some((Level::Info, "exporting…".into()));
                 vec![Effect::Export(format, ids)]
             }
@@ -145,7 +159,8 @@ impl App {
                 }
                 self.step(delta)
             }
-            Action::Tick => Vec::new(),
+            Action::Tick(now_us) => self.tick(now_us),
+            Action::Started(rows) => self.add_started(rows),
             Action::Committed(rows) => self.add_committed(rows),
             Action::Page { rows, last } => self.add_page(rows, last),
             Action::Total(n) => {
@@ -158,15 +173,8 @@ impl App {
                 }
                 Vec::new()
             }
-            Action::SearchHits { generation, ids, done } => {
-                if generation == self.search_gen {
-                    self.hits.extend(ids);
-                    self.searching &= !done;
-                    self.recompute_visible();
-                    return self.relocate();
-                }
-                Vec::new()
-            }
+            Action::SearchDue(generation) => self.search_due(generation),
+            Action::SearchHits { generation, ids, scanned, done } => self.search_hits(generation, ids, scanned, done),
             Action::DiffReady(lines) => {
                 self.diff = Some(lines);
                 self.diff_scroll = 0;
@@ -185,6 +193,10 @@ impl App {
             }
             Action::Tunnel(state) => {
                 self.header.tunnel = state;
+                Vec::new()
+            }
+            Action::Writer(info) => {
+                self.header.writer = Some(info);
                 Vec::new()
             }
         }
@@ -261,6 +273,10 @@ impl App {
 
     fn on_selected(&mut self, verb: &str, effect: fn(u64) -> Effect) -> Vec<Effect> {
         match self.selected_row() {
+            Some(row) if row.in_flight => self.say(
+                Level::Error,
+                "still in flight: its record is not committed yet",
+            ),
             Some(row) => {
                 let (id, text) = (row.id, row.id_text());
                 self.status = Some((Level::Info, format!("{verb} {text}…")));
@@ -343,46 +359,5 @@ impl App {
             }
         }
         Vec::new()
-    }
-
-    fn filter_changed(&mut self) -> Vec<Effect> {
-        match Filter::parse(&self.filter_text) {
-            Ok(filter) => {
-                self.filter_error = None;
-                self.apply_filter(filter)
-            }
-            Err(err) => {
-                self.filter_error = Some(err);
-                Vec::new()
-            }
-        }
-    }
-
-    fn clear_filter(&mut self) -> Vec<Effect> {
-        self.filter_text.clear();
-        self.filter_error = None;
-        self.apply_filter(Filter::default())
-    }
-
-    fn apply_filter(&mut self, filter: Filter) -> Vec<Effect> {
-        let words_changed = filter.words() != self.filter.words();
-        self.filter = filter;
-        let mut effects = Vec::new();
-        if words_changed {
-            self.search_gen += 1;
-            self.hits.clear();
-            let words = self.filter.words();
-            self.searching = !words.is_empty();
-            if self.searching {
-                effects.push(Effect::Search {
-                    generation: self.search_gen,
-                    words,
-                    ids: None,
-                });
-            }
-        }
-        self.recompute_visible();
-        effects.extend(self.relocate());
-        effects
     }
 }

@@ -22,7 +22,7 @@ async fn ui_tails_a_headless_listen_opens_replays_filters_and_restores_the_shell
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.db");
     let mut app = App::start().await;
-    let listen = Listen::start(&app.port().to_string(), &store, &["--no-tui"]).await;
+    let mut listen = Listen::start(&app.port().to_string(), &store, &["--no-tui"]).await;
     let capture = listen.capture_url_from_line();
     assert_eq!(post(&format!("{capture}/before"), "{}").await, 201);
     app.next().await;
@@ -30,10 +30,17 @@ async fn ui_tails_a_headless_listen_opens_replays_filters_and_restores_the_shell
     let tmux = Tmux::start("ui", 120, 30);
     tmux.wait_for("the shell", |s| s.contains("shell$")).await;
     tmux.keys(&[&format!("{BIN} ui --store {}", store.display()), "Enter"]);
-    tmux.wait_for("the inspector", |s| {
-        s.contains("viewer of") && s.contains("/before")
-    })
-    .await;
+    let screen = tmux
+        .wait_for("the inspector", |s| {
+            s.contains("viewer of") && s.contains("/before")
+        })
+        .await;
+    // listen has the file open, and committed just before (its -wal says so).
+    let pid = listen.child.id().expect("listen runs");
+    assert!(
+        screen.contains(&format!("● writer active (pid {pid}) · last record")),
+        "{screen}"
+    );
 
     // Sent after the inspector started: it appears, selected (follow is on).
     let body = r#"{"marker":"tmux-e2e","n":1}"#;
@@ -43,6 +50,10 @@ async fn ui_tails_a_headless_listen_opens_replays_filters_and_restores_the_shell
         s.contains("›")
             && s.lines()
                 .any(|l| l.contains("›") && l.contains("/after-start"))
+    })
+    .await;
+    tmux.wait_for("the writer seen committing", |s| {
+        s.contains(&format!("● writer active (pid {pid}) · last record"))
     })
     .await;
     tmux.keys(&["Enter"]);
@@ -69,6 +80,13 @@ async fn ui_tails_a_headless_listen_opens_replays_filters_and_restores_the_shell
         .await;
     assert!(!screen.contains("/before"), "{screen}");
 
+    // The writer stops: the viewer says so (its own replay was not the writer's).
+    listen.child.kill().await.unwrap();
+    tmux.wait_for("the writer gone", |s| {
+        s.contains("● no writer open · last record")
+    })
+    .await;
+
     tmux.keys(&["q"]);
     let screen = tmux
         .wait_for("the shell back", |s| {
@@ -79,7 +97,6 @@ async fn ui_tails_a_headless_listen_opens_replays_filters_and_restores_the_shell
         screen.contains("ui --store"),
         "the shell's screen is back as it was: {screen}"
     );
-    drop(listen);
 }
 
 #[tokio::test]
