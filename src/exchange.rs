@@ -9,7 +9,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use crate::signature::Verdict;
+use crate::verdict::Verdict;
 
 /// A short, time-sortable identifier: 12 lowercase Crockford base32 characters.
 ///

@@ -38,4 +38,5 @@ pub mod store;
 pub mod tui;
 pub mod tunnel;
 pub mod usage;
+pub mod verdict;
 pub mod web;

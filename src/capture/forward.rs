@@ -9,19 +9,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::HeaderValue;
 use http::uri::PathAndQuery;
 use http::{Request, Response, StatusCode};
 use http_body_util::BodyExt;
 use tokio::sync::broadcast;
 
+pub use super::meta::RequestMeta;
 use super::outbound::prepare_outbound_headers;
 use super::pool::{GiveBack, UpstreamPool};
-use super::record::{InFlight, STARTED_BUFFER, Side, Sink, Started};
+use super::record::{Committed, InFlight, Recorder, STARTED_BUFFER, Side, Sink, Started, begin};
 use super::respond::{Respond, answer};
 use super::target::Target;
-use super::upstream::{Upstream, UpstreamError};
-use crate::exchange::{Exchange, ExchangeId, Source};
+use super::upstream::UpstreamError;
+use crate::exchange::{Exchange, Source};
 use crate::store::Store;
 use crate::web::body::{BoxBody, BoxError, TeeBody};
 use crate::web::error_response;
@@ -43,60 +43,16 @@ pub struct ForwardConfig {
     pub capture_limit: usize,
 }
 
-/// Facts about one request that the HTTP message itself does not carry.
-#[derive(Clone, Debug)]
-pub struct RequestMeta {
-    /// Where it came from.
-    pub source: Source,
-    /// The sender's IP address as an `X-Forwarded-For` entry (local capture only): made
-    /// once per connection with [`forwarded_for`].
-    pub forwarded_for: Option<HeaderValue>,
-    /// The public URL the request arrived on (tunnelled requests).
-    pub public_url: Option<String>,
-    /// When the request arrived (µs since the epoch); `None` means now.
-    pub received_at_us: Option<i64>,
-    /// The exchange this request replays.
-    pub replay_of: Option<ExchangeId>,
-    /// Send to this target instead of the configured one.
-    pub target: Option<Target>,
-    /// The inbound connection's own connection to the app (HTTP/1.1 capture, for the
-    /// configured target); `None` uses the forwarder's pool.
-    pub upstream: Option<Arc<Upstream>>,
-    /// Record the exchange under this id (a replay picks its own to find its record);
-    /// `None` makes a new one.
-    pub id: Option<ExchangeId>,
-    /// The relay's id of a queued request (`x-hooktap-queued-id`), kept with the record
-    /// so a second delivery of it is recognised.
-    pub queued_id: Option<String>,
-}
-
-impl RequestMeta {
-    /// Meta for a request of `source` with nothing else known.
-    pub fn new(source: Source) -> Self {
-        Self {
-            source,
-            forwarded_for: None,
-            public_url: None,
-            received_at_us: None,
-            replay_of: None,
-            target: None,
-            upstream: None,
-            id: None,
-            queued_id: None,
-        }
-    }
-}
-
 /// Forwards requests to the app and records every exchange in the store.
 #[derive(Clone)]
 pub struct Forwarder {
     /// Connections for requests that bring none of their own.
     pool: Arc<UpstreamPool>,
     config: Arc<ForwardConfig>,
-    pub(super) store: Store,
-    pub(super) in_flight: Arc<InFlight>,
+    store: Store,
+    in_flight: Arc<InFlight>,
     /// Each exchange as it begins.
-    pub(super) started: broadcast::Sender<Arc<Started>>,
+    started: broadcast::Sender<Arc<Started>>,
     /// With no app (`listen --respond`): the answer to requests that name no target.
     answer: Option<Arc<Respond>>,
 }
@@ -275,6 +231,28 @@ impl Forwarder {
                 error_response(StatusCode::GATEWAY_TIMEOUT, &told)
             }
         }
+    }
+}
+
+impl Forwarder {
+    /// The recorder of one exchange, begun now: the request's head, sent to `url` (empty
+    /// when hooktap answers it itself).
+    fn recorder(
+        &self,
+        parts: &http::request::Parts,
+        received_pq: &PathAndQuery,
+        url: String,
+        meta: &RequestMeta,
+        committed: Committed,
+    ) -> Arc<Recorder> {
+        begin(
+            &self.store,
+            &self.in_flight,
+            &self.started,
+            (parts, received_pq, url),
+            meta,
+            committed,
+        )
     }
 }
 

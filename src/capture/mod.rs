@@ -10,6 +10,7 @@
 
 pub mod forward;
 pub mod listener;
+mod meta;
 mod outbound;
 mod pool;
 mod record;

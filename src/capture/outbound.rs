@@ -3,7 +3,7 @@
 
 use http::header::{self, HeaderMap, HeaderValue};
 
-use super::forward::RequestMeta;
+use super::meta::RequestMeta;
 use super::target::Target;
 use crate::web::headers::{
     X_FORWARDED_HOST, X_FORWARDED_PROTO, add_forwarded_for, strip_hop_by_hop,

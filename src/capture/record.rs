@@ -8,7 +8,9 @@ use std::time::{Instant, SystemTime};
 
 use http::uri::PathAndQuery;
 
-use super::forward::{Forwarder, RequestMeta};
+use tokio::sync::broadcast;
+
+use super::meta::RequestMeta;
 use crate::exchange::{
     Body, Exchange, ExchangeId, Header, RecordedRequest, RecordedResponse, Source, unix_micros,
 };
@@ -69,60 +71,59 @@ impl Drop for InFlightGuard {
     }
 }
 
-impl Forwarder {
-    /// The recorder of one exchange, begun now: the request's head, sent to `url` (empty
-    /// when hooktap answers it itself).
-    pub(super) fn recorder(
-        &self,
-        parts: &http::request::Parts,
-        received_pq: &PathAndQuery,
-        url: String,
-        meta: &RequestMeta,
-        committed: Committed,
-    ) -> Arc<Recorder> {
-        let started = Instant::now();
-        let received_at_us = meta
-            .received_at_us
-            .unwrap_or_else(|| unix_micros(SystemTime::now()));
-        let exchange = Exchange {
-            id: meta.id.clone().unwrap_or_else(ExchangeId::generate),
+/// The recorder of one exchange, begun now: the request's head (`parts`, the path and
+/// query received), sent to `url` (empty when hooktap answers it itself); announced on
+/// `started` when anyone listens, and counted in `in_flight` until its record is queued.
+pub(super) fn begin(
+    store: &Store,
+    in_flight: &Arc<InFlight>,
+    started: &broadcast::Sender<Arc<Started>>,
+    (parts, received_pq, url): (&http::request::Parts, &PathAndQuery, String),
+    meta: &RequestMeta,
+    committed: Committed,
+) -> Arc<Recorder> {
+    let begun = Instant::now();
+    let received_at_us = meta
+        .received_at_us
+        .unwrap_or_else(|| unix_micros(SystemTime::now()));
+    let exchange = Exchange {
+        id: meta.id.clone().unwrap_or_else(ExchangeId::generate),
+        received_at_us,
+        source: meta.source,
+        public_url: meta.public_url.clone(),
+        target: url,
+        request: RecordedRequest {
+            method: parts.method.as_str().to_owned(),
+            uri: received_pq.as_str().to_owned(),
+            version: version_name(parts.version).to_owned(),
+            headers: header_list(&parts.headers),
+            body: Body::default(),
+        },
+        response: None,
+        ttfb_us: None,
+        duration_us: 0,
+        error: None,
+        replay_of: meta.replay_of.clone(),
+        verdict: None,
+    };
+    if started.receiver_count() > 0 {
+        // Nobody listening (headless output) costs nothing; a full buffer drops the
+        // oldest notice, never the record.
+        let _ = started.send(Arc::new(Started {
+            id: exchange.id.clone(),
             received_at_us,
             source: meta.source,
-            public_url: meta.public_url.clone(),
-            target: url,
-            request: RecordedRequest {
-                method: parts.method.as_str().to_owned(),
-                uri: received_pq.as_str().to_owned(),
-                version: version_name(parts.version).to_owned(),
-                headers: header_list(&parts.headers),
-                body: Body::default(),
-            },
-            response: None,
-            ttfb_us: None,
-            duration_us: 0,
-            error: None,
-            replay_of: meta.replay_of.clone(),
-            verdict: None,
-        };
-        if self.started.receiver_count() > 0 {
-            // Nobody listening (headless output) costs nothing; a full buffer drops the
-            // oldest notice, never the record.
-            let _ = self.started.send(Arc::new(Started {
-                id: exchange.id.clone(),
-                received_at_us,
-                source: meta.source,
-                method: exchange.request.method.clone(),
-                uri: exchange.request.uri.clone(),
-            }));
-        }
-        Arc::new(Recorder {
-            state: Mutex::new(Some((exchange, committed))),
-            queued_id: meta.queued_id.clone(),
-            store: self.store.clone(),
-            started,
-            _in_flight: InFlightGuard::new(&self.in_flight),
-        })
+            method: exchange.request.method.clone(),
+            uri: exchange.request.uri.clone(),
+        }));
     }
+    Arc::new(Recorder {
+        state: Mutex::new(Some((exchange, committed))),
+        queued_id: meta.queued_id.clone(),
+        store: store.clone(),
+        started: begun,
+        _in_flight: InFlightGuard::new(in_flight),
+    })
 }
 
 /// Who waits for a record's commit.

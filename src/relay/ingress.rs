@@ -11,6 +11,7 @@ use http::{HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use super::answers::{body_failed, closing, too_large};
 use super::deadline::{self, Deadline, SenderBody, prebuffer};
 use super::limits::{HoldingBody, header_bytes};
 use super::peers::Peer;
@@ -63,15 +64,6 @@ pub fn refuse_framing(shared: &Shared) -> Response<BoxBody> {
         StatusCode::BAD_REQUEST,
         "the request has both Content-Length and Transfer-Encoding",
     ))
-}
-
-/// Asks the sender's client to close the connection after this answer: what follows on
-/// it cannot be trusted to be framed as the relay thinks.
-pub(super) fn closing(mut response: Response<BoxBody>) -> Response<BoxBody> {
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
 }
 
 async fn route_and_answer(
@@ -199,37 +191,6 @@ fn prepare_headers(
     set("x-forwarded-host", host);
     set(proto::HEADER_PUBLIC_URL, public_url);
     set(proto::HEADER_HTTP_VERSION, version);
-}
-
-pub(super) fn too_large(limit: u64) -> Response<BoxBody> {
-    error_response(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        &format!("the request body is larger than the relay's limit of {limit} bytes"),
-    )
-}
-
-/// The answer to a sender whose body failed: 408, 413 or 400.
-pub(super) fn body_failed(shared: &Shared, status: StatusCode) -> Response<BoxBody> {
-    let limits = &shared.config.limits;
-    if status == StatusCode::REQUEST_TIMEOUT {
-        shared.metrics.body_timeouts.fetch_add(1, Ordering::Relaxed);
-    }
-    let response = match status {
-        StatusCode::REQUEST_TIMEOUT => error_response(
-            status,
-            &format!(
-                "the request body did not arrive in time (the relay allows {} plus a second per {} bytes)",
-                humantime::format_duration(limits.body_timeout),
-                limits.body_min_rate
-            ),
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => too_large(limits.max_body),
-        _ => error_response(
-            StatusCode::BAD_REQUEST,
-            "the request body could not be read: its framing is not valid",
-        ),
-    };
-    closing(response)
 }
 
 fn too_many(message: String) -> Response<BoxBody> {

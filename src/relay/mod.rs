@@ -16,20 +16,19 @@
 //! - [`limits`], [`metrics`], [`tls`].
 
 pub mod admit;
+mod answers;
 pub mod auth;
-pub mod counts;
-pub mod dead;
 pub mod deadline;
 pub mod delivery;
 mod endpoints;
 pub mod ingress;
 pub mod limits;
 pub mod metrics;
-pub mod names;
 mod offline;
 pub mod peers;
 pub mod proxies;
 pub mod queue;
+pub use queue::{counts, dead, names};
 pub mod registry;
 pub mod room;
 pub mod sniff;

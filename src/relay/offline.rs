@@ -22,7 +22,7 @@ use crate::web::body::BoxBody;
 use crate::web::error_response;
 use crate::web::headers::header_list;
 
-use super::ingress::{body_failed, too_large};
+use super::answers::{body_failed, too_large};
 
 pub(super) async fn offline(
     shared: &Arc<Shared>,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::filter::Filter;
 pub use super::row::{Row, Sig, SigKind};
 use super::view::ExchangeView;
+pub use super::view::Tab;
 use super::writer::WriterInfo;
 
 /// What keys do right now.
@@ -31,54 +32,6 @@ pub enum Focus {
     List,
     /// The detail pane (scrolls).
     Detail,
-}
-
-/// The detail pane's tabs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tab {
-    /// Request line, headers, body.
-    Request,
-    /// Status, headers, body.
-    Response,
-    /// The verdict explained.
-    Signature,
-    /// The exact bytes.
-    Raw,
-    /// Times, source, target.
-    Timing,
-}
-
-impl Tab {
-    /// Every tab in order.
-    pub const ALL: [Tab; 5] = [
-        Tab::Request,
-        Tab::Response,
-        Tab::Signature,
-        Tab::Raw,
-        Tab::Timing,
-    ];
-
-    /// Its title.
-    pub fn title(self) -> &'static str {
-        match self {
-            Tab::Request => "Request",
-            Tab::Response => "Response",
-            Tab::Signature => "Signature",
-            Tab::Raw => "Raw",
-            Tab::Timing => "Timing",
-        }
-    }
-
-    /// The next (or previous) tab, wrapping.
-    pub fn step(self, forward: bool) -> Tab {
-        let i = Tab::ALL.iter().position(|t| *t == self).unwrap_or(0);
-        let n = Tab::ALL.len();
-        Tab::ALL[if forward {
-            (i + 1) % n
-        } else {
-            (i + n - 1) % n
-        }]
-    }
 }
 
 /// The tunnel's state as the caller reports it.

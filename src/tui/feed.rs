@@ -10,10 +10,12 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, mpsc};
 
-use crate::exchange::{Exchange, Source};
+use crate::exchange::Exchange;
 use crate::store::Store;
 
-use super::app::{HeaderInfo, Row, TunnelState};
+use super::app::{HeaderInfo, TunnelState};
+use super::row::Row;
+pub use super::row::Started;
 use super::writer::{self, WriterInfo};
 
 /// How often the tail looks for commits by other processes.
@@ -23,23 +25,6 @@ const TAIL_EVERY: Duration = Duration::from_millis(150);
 /// committed when its exchange ends, up to the app timeout (30 s by default) after the
 /// time its id was made, so later commits can carry lower ids.
 const TAIL_WINDOW_MS: u64 = 60_000;
-
-/// A request that reached the capture path and waits for the app: the interface the
-/// forwarder's stream of started exchanges is to fill (`id` is the id its record will
-/// be committed under).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Started {
-    /// The record's id number, as [`crate::exchange::ExchangeId::to_u64`] gives it.
-    pub id: u64,
-    /// Method.
-    pub method: String,
-    /// Path and query.
-    pub path: String,
-    /// Where it came from.
-    pub source: Source,
-    /// When it was received, µs since the epoch.
-    pub started_at_us: i64,
-}
 
 /// Something the feed reports.
 #[derive(Debug)]

@@ -9,7 +9,7 @@
 use crate::exchange::Source;
 pub use crate::store::StatusMatch;
 
-use super::app::{Row, SigKind};
+use super::row::{Row, SigKind};
 
 /// One term of a filter.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Syntax tags for pretty-printed JSON (keys, strings, numbers, literals), so the detail
 //! pane can colour a body without re-parsing it on every frame.
 
-use super::view::{Line, Tone};
+use super::tone::{Line, Tone};
 
 /// Tags pretty-printed JSON: keys, strings, numbers, literals, punctuation.
 pub fn json_lines(pretty: &str) -> Vec<Line> {

@@ -18,6 +18,7 @@ mod rows;
 pub mod run;
 mod search;
 pub mod theme;
+mod tone;
 pub mod update;
 pub mod view;
 pub mod writer;

@@ -5,6 +5,23 @@ use crate::exchange::{Exchange, Source, delivery_id};
 use crate::signature::Verdict;
 use crate::store::Summary;
 
+/// A request that reached the capture path and waits for the app, from the session's
+/// stream of started exchanges (`Session::started`; `id` is the id its record will be
+/// committed under, but for a rare clash with another process's id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Started {
+    /// The record's id number, as [`crate::exchange::ExchangeId::to_u64`] gives it.
+    pub id: u64,
+    /// Method.
+    pub method: String,
+    /// Path and query.
+    pub path: String,
+    /// Where it came from.
+    pub source: Source,
+    /// When it was received, µs since the epoch.
+    pub started_at_us: i64,
+}
+
 /// A signature verdict, as small as the list needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SigKind {
@@ -129,7 +146,7 @@ impl Row {
     }
 
     /// The row of a request still waiting for the app.
-    pub fn from_started(started: &super::feed::Started) -> Self {
+    pub fn from_started(started: &Started) -> Self {
         Self {
             id: started.id,
             received_at_us: started.started_at_us,

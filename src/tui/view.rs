@@ -8,37 +8,59 @@ use crate::output::{hex_dump, human_duration_us, human_size};
 use crate::signature::{Verdict, explain};
 use crate::web::message::raw_request;
 
-use super::app::Tab;
 use super::json::json_lines;
+pub use super::tone::{Line, Tone};
 
 /// Body bytes shown per body; the rest is named, not drawn.
 pub const SHOWN_BODY_BYTES: usize = 256 * 1024;
 
-/// What a piece of text is, for colouring.
+/// The detail pane's tabs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tone {
-    /// Ordinary text.
-    Plain,
-    /// Metadata, labels.
-    Dim,
-    /// A header name or JSON key.
-    Key,
-    /// A JSON string.
-    Str,
-    /// A JSON number.
-    Num,
-    /// `true`, `false`, `null`.
-    Lit,
-    /// Good news (valid, 2xx).
-    Good,
-    /// Bad news (invalid, 5xx).
-    Bad,
-    /// A warning (expired, cut, 4xx).
-    Warn,
+pub enum Tab {
+    /// Request line, headers, body.
+    Request,
+    /// Status, headers, body.
+    Response,
+    /// The verdict explained.
+    Signature,
+    /// The exact bytes.
+    Raw,
+    /// Times, source, target.
+    Timing,
 }
 
-/// One line: pieces of text with their tones.
-pub type Line = Vec<(Tone, String)>;
+impl Tab {
+    /// Every tab in order.
+    pub const ALL: [Tab; 5] = [
+        Tab::Request,
+        Tab::Response,
+        Tab::Signature,
+        Tab::Raw,
+        Tab::Timing,
+    ];
+
+    /// Its title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Request => "Request",
+            Tab::Response => "Response",
+            Tab::Signature => "Signature",
+            Tab::Raw => "Raw",
+            Tab::Timing => "Timing",
+        }
+    }
+
+    /// The next (or previous) tab, wrapping.
+    pub fn step(self, forward: bool) -> Tab {
+        let i = Tab::ALL.iter().position(|t| *t == self).unwrap_or(0);
+        let n = Tab::ALL.len();
+        Tab::ALL[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
+    }
+}
 
 /// A record ready to show.
 #[derive(Clone, Debug, PartialEq)]

@@ -32,20 +32,6 @@ fn relay_config(dir: &std::path::Path, limits: Limits) -> RelayConfig {
     config
 }
 
-/// Connects an agent for `name` once so the relay knows the name, then takes it away.
-async fn known_then_offline(relay: &RelayHandle, name: &str) {
-    let app = start_app().await;
-    let store = memory_store();
-    let agent = start_agent(
-        agent_config(&relay.url(), Some("t1"), Some(name)),
-        forwarder(app.addr, &store),
-    )
-    .await
-    .unwrap();
-    agent.stop().await;
-    relay.until_online(0).await;
-}
-
 async fn health(client: &HttpClient, relay: &RelayHandle) -> serde_json::Value {
     let response = client
         .get(relay.http("/_hooktap/health").parse().unwrap())
@@ -107,7 +93,7 @@ async fn a_slow_sender_does_not_hold_up_a_draining_tunnel() {
         let dir = tempfile::tempdir().unwrap();
         let mut app = start_app().await;
         let relay = start_relay("127.0.0.1:0", relay_config(dir.path(), Limits::default())).await;
-        known_then_offline(&relay, "d").await;
+        relay.known_then_offline(start_app().await.addr, "d").await;
         let client = client();
         // The app takes two seconds over the first queued request: the tunnel drains
         // meanwhile.
@@ -159,7 +145,7 @@ async fn a_failed_delivery_is_retried_in_order_and_the_tunnel_then_goes_live() {
             ..Limits::default()
         };
         let relay = start_relay("127.0.0.1:0", relay_config(dir.path(), limits)).await;
-        known_then_offline(&relay, "r").await;
+        relay.known_then_offline(start_app().await.addr, "r").await;
         let client = client();
         for path in ["/t/r/one", "/t/r/two"] {
             assert_eq!(post(&client, &relay.http(path), "x").await.0, 202);
@@ -214,7 +200,7 @@ async fn a_delivery_that_keeps_failing_is_kept_aside_and_listed() {
             ..Limits::default()
         };
         let relay = start_relay("127.0.0.1:0", relay_config(dir.path(), limits)).await;
-        known_then_offline(&relay, "k").await;
+        relay.known_then_offline(start_app().await.addr, "k").await;
         let client = client();
         assert_eq!(post(&client, &relay.http("/t/k/poison"), "p").await.0, 202);
         let store = memory_store();
@@ -277,7 +263,7 @@ async fn a_tunnel_cut_before_the_record_is_committed_redelivers_and_records_once
         let dir = tempfile::tempdir().unwrap();
         let mut app = start_app().await;
         let relay = start_relay("127.0.0.1:0", relay_config(dir.path(), Limits::default())).await;
-        known_then_offline(&relay, "c").await;
+        relay.known_then_offline(start_app().await.addr, "c").await;
         let client = client();
         assert_eq!(post(&client, &relay.http("/t/c/slow"), "once").await.0, 202);
         // The agent reaches the relay through a proxy that can freeze the tunnel.
@@ -314,7 +300,9 @@ async fn an_entry_delivered_again_after_a_relay_crash_reaches_the_app_once() {
         let dir = tempfile::tempdir().unwrap();
         let mut app = start_app().await;
         let relay = start_relay("127.0.0.1:0", relay_config(dir.path(), Limits::default())).await;
-        known_then_offline(&relay, "twice").await;
+        relay
+            .known_then_offline(start_app().await.addr, "twice")
+            .await;
         let client = client();
         assert_eq!(
             post(&client, &relay.http("/t/twice/hook"), "1").await.0,

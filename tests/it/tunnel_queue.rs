@@ -21,26 +21,13 @@ fn relay_config(dir: &std::path::Path) -> RelayConfig {
     config
 }
 
-/// Connects an agent for `name` once so the relay knows the name, then takes it away.
-async fn known_then_offline(relay: &RelayHandle, app: &App, name: &str) {
-    let store = memory_store();
-    let agent = start_agent(
-        agent_config(&relay.url(), Some("t1"), Some(name)),
-        forwarder(app.addr, &store),
-    )
-    .await
-    .unwrap();
-    agent.stop().await;
-    relay.until_online(0).await;
-}
-
 #[tokio::test]
 async fn offline_requests_are_queued_and_delivered_in_order_after_a_relay_restart() {
     bounded(async {
         let dir = tempfile::tempdir().unwrap();
         let mut app = start_app().await;
         let relay = start_relay("127.0.0.1:0", relay_config(dir.path())).await;
-        known_then_offline(&relay, &app, "q").await;
+        relay.known_then_offline(app.addr, "q").await;
         let client = client();
 
         let mut ids = Vec::new();
@@ -147,7 +134,7 @@ async fn the_queue_is_bounded_per_name_and_reject_mode_answers_503() {
             ..Limits::default()
         };
         let relay = start_relay("127.0.0.1:0", config).await;
-        known_then_offline(&relay, &app, "full").await;
+        relay.known_then_offline(app.addr, "full").await;
         let client = client();
         let url = relay.http("/t/full/x");
         assert_eq!(post(&client, &url, "12345678").await.0, 202);
@@ -169,7 +156,7 @@ async fn the_queue_is_bounded_per_name_and_reject_mode_answers_503() {
         let mut config = relay_config(dir.path());
         config.offline = OfflineMode::Reject;
         let relay = start_relay("127.0.0.1:0", config).await;
-        known_then_offline(&relay, &app, "away").await;
+        relay.known_then_offline(app.addr, "away").await;
         let (status, headers, _) = post(&client, &relay.http("/t/away/x"), "x").await;
         assert_eq!(status, 503);
         assert_eq!(headers["retry-after"], "30");
@@ -189,8 +176,8 @@ async fn the_relay_wide_cap_on_queued_bytes_refuses_with_507_before_reading() {
             ..Limits::default()
         };
         let relay = start_relay("127.0.0.1:0", config).await;
-        known_then_offline(&relay, &app, "a").await;
-        known_then_offline(&relay, &app, "b").await;
+        relay.known_then_offline(app.addr, "a").await;
+        relay.known_then_offline(app.addr, "b").await;
         let client = client();
         assert_eq!(
             post(&client, &relay.http("/t/a/x"), "12345678").await.0,

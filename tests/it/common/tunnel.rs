@@ -161,6 +161,20 @@ impl RelayHandle {
             .expect("the relay is running");
     }
 
+    /// Connects an agent (token `t1`) for `name` once, so the relay knows the name, then
+    /// takes it away: requests for `name` are then queued. The agent forwards to `app`.
+    pub async fn known_then_offline(&self, app: SocketAddr, name: &str) {
+        let store = memory_store();
+        let agent = start_agent(
+            agent_config(&self.url(), Some("t1"), Some(name)),
+            forwarder(app, &store),
+        )
+        .await
+        .unwrap();
+        agent.stop().await;
+        self.until_online(0).await;
+    }
+
     /// Stops the relay and waits until it is gone.
     pub async fn stop(self) {
         self.shutdown.cancel();

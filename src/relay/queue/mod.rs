@@ -2,6 +2,10 @@
 //! `--data-dir` until the agent comes back; also the names the relay has handed out and
 //! who holds them, so both survive a restart.
 
+pub mod counts;
+pub mod dead;
+pub mod names;
+
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -10,11 +14,11 @@ use anyhow::Context;
 use bytes::Bytes;
 use rusqlite::{Connection, MAIN_DB, OptionalExtension, params};
 
-use super::counts::{count_dead, forget, stored_per_name};
 use super::room::Accounts;
 pub use super::room::{Bounds, Refused, Reservation};
 use super::spool::{SPOOL_BUFFER, SpoolDir, Spooled};
 use crate::exchange::Header;
+use counts::{count_dead, forget, stored_per_name};
 
 /// One queued request, without its body (read with [`Queue::body_chunk`]).
 #[derive(Clone, Debug)]
@@ -107,8 +111,8 @@ impl Queue {
              );",
         )
         .context("could not prepare the queue database")?;
-        super::names::migrate(&conn).context("could not prepare the queue database")?;
-        super::dead::migrate(&conn).context("could not prepare the queue database")?;
+        names::migrate(&conn).context("could not prepare the queue database")?;
+        dead::migrate(&conn).context("could not prepare the queue database")?;
         conn.execute(
             "INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?1)",
             [hex::encode(rand::random::<[u8; 8]>())],
@@ -187,7 +191,7 @@ impl Queue {
                 &format!(
                     "SELECT COUNT(*) FROM queue q LEFT JOIN queue_attempts a ON a.id = q.id
                      WHERE q.name = ?1 AND {}",
-                    super::dead::DELIVERABLE
+                    dead::DELIVERABLE
                 ),
                 [name],
                 |r| r.get::<_, i64>(0),
@@ -266,7 +270,7 @@ impl Queue {
                             LENGTH(q.body), COALESCE(a.attempts, 0)
                      FROM queue q LEFT JOIN queue_attempts a ON a.id = q.id
                      WHERE q.name = ?1 AND {} ORDER BY q.id LIMIT 1",
-                    super::dead::DELIVERABLE
+                    dead::DELIVERABLE
                 ),
                 [name],
                 |r| {
@@ -387,5 +391,4 @@ fn decode_headers(bytes: &[u8]) -> Vec<Header> {
 }
 
 #[cfg(test)]
-#[path = "queue_tests.rs"]
 mod tests;

@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use rusqlite::Connection;
 
-use super::queue::Queue;
+use super::Queue;
 
 /// Creates the table of failed deliveries. It is kept apart from the entries because
 /// SQLite rewrites a whole row on update: counting a failure in the entry's own row would

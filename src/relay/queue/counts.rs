@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use rusqlite::Connection;
 
-use super::queue::Queue;
+use super::Queue;
 
 impl Queue {
     /// Recounts the depth, the dead letters and each name's stored room from the

@@ -5,8 +5,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::auth::{Fingerprint, same};
-use super::queue::Queue;
+use super::Queue;
+use crate::relay::auth::{Fingerprint, same};
 
 /// One name the relay handed out.
 #[derive(Clone, Debug, PartialEq, Eq)]
