@@ -167,3 +167,48 @@ async fn listen_on_a_terminal_opens_the_inspector_and_q_stops_it() {
     let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows.as_array().map(Vec::len), Some(3), "{rows}");
 }
+
+#[tokio::test]
+async fn a_request_waiting_for_the_app_shows_in_flight_then_its_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("s.db");
+    let (app, gate, mut arrived) = common::gated::gated_app().await;
+    let tmux = Tmux::start("inflight", 100, 24);
+    tmux.wait_for("the shell", |s| s.contains("shell$")).await;
+    let command = format!(
+        "{BIN} listen {} --capture-addr 127.0.0.1:0 --api-addr off --store {}",
+        app.port(),
+        store.display()
+    );
+    tmux.keys(&[&command, "Enter"]);
+    let screen = tmux
+        .wait_for("the inspector", |s| s.contains("capturing on http://"))
+        .await;
+    let capture = screen
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:"))
+        .expect("the capture address in the header")
+        .to_string();
+
+    // The app holds the request: the row is there before the answer, marked in flight.
+    let sender = tokio::spawn(async move { post(&format!("{capture}/held"), "{}").await });
+    within(arrived.recv())
+        .await
+        .expect("the app has the request");
+    tmux.wait_for("the in-flight row", |s| {
+        s.lines().any(|l| l.contains("/held") && l.contains('…'))
+    })
+    .await;
+    gate.send_replace(true);
+    assert_eq!(within(sender).await.unwrap(), 200);
+    tmux.wait_for("the row answered", |s| {
+        s.lines()
+            .any(|l| l.contains("/held") && l.contains("200") && !l.contains('…'))
+    })
+    .await;
+    tmux.keys(&["q"]);
+    tmux.wait_for("the shell back", |s| {
+        !s.contains("capturing on") && s.contains("shell$")
+    })
+    .await;
+}
