@@ -137,6 +137,9 @@ pub struct Shared {
     pub scheme: &'static str,
     /// Cancelled when the relay stops.
     pub shutdown: CancellationToken,
+    /// The tunnels' tasks (each outlives the HTTP connection that upgraded to it): a stop
+    /// waits for them to close and log, not only for the connections.
+    pub tunnels: TaskTracker,
 }
 
 /// A bound relay, ready to [`run`](Relay::run).
@@ -175,6 +178,7 @@ impl Relay {
                 anonymous_tunnels: Arc::default(),
                 scheme,
                 shutdown: CancellationToken::new(),
+                tunnels: TaskTracker::new(),
             }),
         })
     }
@@ -230,7 +234,12 @@ impl Relay {
         shared.shutdown.cancel();
         shared.registry.close_all();
         tracker.close();
-        let _ = tokio::time::timeout(Duration::from_secs(5), tracker.wait()).await;
+        shared.tunnels.close();
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            tracker.wait().await;
+            shared.tunnels.wait().await;
+        })
+        .await;
     }
 }
 

@@ -116,7 +116,8 @@ pub fn upgrade(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let on_upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
+    let tunnels = shared.tunnels.clone();
+    tunnels.spawn(async move {
         match on_upgrade.await {
             Ok(upgraded) => {
                 let ws = WsIo::new(TokioIo::new(upgraded), Role::Server);
