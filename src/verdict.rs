@@ -53,6 +53,18 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The tag it is stored under (its serde tag): `valid`, `invalid`, `expired`,
+    /// `missing_header`, `no_secret`; what the record filter's `--verdict` matches.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Verdict::Valid { .. } => "valid",
+            Verdict::Invalid { .. } => "invalid",
+            Verdict::Expired { .. } => "expired",
+            Verdict::MissingHeader { .. } => "missing_header",
+            Verdict::NoSecret { .. } => "no_secret",
+        }
+    }
+
     /// Short label for list views: `valid`, `invalid`, `expired`, `missing header`, `no secret`.
     pub fn label(&self) -> &'static str {
         match self {
@@ -99,6 +111,25 @@ impl Verdict {
         Verdict::MissingHeader {
             provider: provider.to_string(),
             header: header.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tag_is_the_stored_serde_tag() {
+        let verdicts = [
+            Verdict::Valid {
+                provider: "github".into(),
+            },
+            Verdict::invalid("github", None, "bad"),
+        ];
+        for verdict in verdicts {
+            let json = serde_json::to_value(&verdict).unwrap();
+            assert_eq!(json["verdict"], verdict.tag());
         }
     }
 }

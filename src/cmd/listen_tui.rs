@@ -49,8 +49,18 @@ pub async fn inspect(
         header.notice = notice.borrow_and_update().clone();
     }
     let (tx, events) = mpsc::channel(64);
-    tokio::spawn(committed(session.committed(), tx.clone()));
-    tokio::spawn(started(session.started(), tx.clone()));
+    tokio::spawn(batches(
+        session.committed(),
+        tx.clone(),
+        |ex| Row::from_exchange(ex),
+        FeedEvent::Committed,
+    ));
+    tokio::spawn(batches(
+        session.started(),
+        tx.clone(),
+        started_row,
+        FeedEvent::Started,
+    ));
     tokio::spawn(header_changes(tunnel, stats, notice, header.clone(), tx));
     let verifier = session.verifier().clone();
     let resign = verifier
@@ -116,22 +126,18 @@ fn update(header: &mut HeaderInfo, tunnel: &TunnelStatus, stats: &Stats) {
     };
 }
 
-/// Exchanges as they begin (the inspector's in-flight rows), a batch per wake-up.
-async fn started(
-    mut rx: broadcast::Receiver<Arc<crate::capture::Started>>,
+/// Passes what `rx` brings on to the inspector, a batch per wake-up (`event` wraps it):
+/// the store's commits and the exchanges as they begin (in-flight rows). A listener that
+/// fell behind skips what it missed: rows still come with their records.
+async fn batches<T: Clone, R>(
+    mut rx: broadcast::Receiver<T>,
     tx: mpsc::Sender<FeedEvent>,
+    row: impl Fn(&T) -> R,
+    event: impl Fn(Vec<R>) -> FeedEvent,
 ) {
-    let row = |s: &crate::capture::Started| crate::tui::Started {
-        id: s.id.to_u64().unwrap_or_default(),
-        method: s.method.clone(),
-        path: s.uri.clone(),
-        source: s.source,
-        started_at_us: s.received_at_us,
-    };
     loop {
         let first = match rx.recv().await {
-            Ok(s) => s,
-            // Missed starts only lose their in-flight rows; the records still come.
+            Ok(item) => item,
             Err(broadcast::error::RecvError::Lagged(_)) => continue,
             Err(broadcast::error::RecvError::Closed) => return,
         };
@@ -139,30 +145,20 @@ async fn started(
         while let Ok(more) = rx.try_recv() {
             rows.push(row(&more));
         }
-        if tx.send(FeedEvent::Started(rows)).await.is_err() {
+        if tx.send(event(rows)).await.is_err() {
             return;
         }
     }
 }
 
-/// The store's commits, a batch per wake-up.
-async fn committed(
-    mut rx: broadcast::Receiver<Arc<crate::exchange::Exchange>>,
-    tx: mpsc::Sender<FeedEvent>,
-) {
-    loop {
-        let first = match rx.recv().await {
-            Ok(ex) => ex,
-            Err(broadcast::error::RecvError::Lagged(_)) => continue,
-            Err(broadcast::error::RecvError::Closed) => return,
-        };
-        let mut rows = vec![Row::from_exchange(&first)];
-        while let Ok(ex) = rx.try_recv() {
-            rows.push(Row::from_exchange(&ex));
-        }
-        if tx.send(FeedEvent::Committed(rows)).await.is_err() {
-            return;
-        }
+/// An exchange begun, as an in-flight row of the inspector.
+fn started_row(s: &Arc<crate::capture::Started>) -> crate::tui::Started {
+    crate::tui::Started {
+        id: s.id.to_u64().unwrap_or_default(),
+        method: s.method.clone(),
+        path: s.uri.clone(),
+        source: s.source,
+        started_at_us: s.received_at_us,
     }
 }
 

@@ -171,7 +171,7 @@ impl Filter {
             && self.source.is_none_or(|s| ex.source == s)
             && self.verdict.is_none_or(|v| match (v, &ex.verdict) {
                 (VerdictMatch::Unchecked, None) => true,
-                (VerdictMatch::Is(tag), Some(verdict)) => verdict_tag(verdict) == tag,
+                (VerdictMatch::Is(tag), Some(verdict)) => verdict.tag() == tag,
                 _ => false,
             })
             && self
@@ -223,18 +223,6 @@ impl Filter {
             args.push(Value::Integer(before as i64));
         }
         sql
-    }
-}
-
-/// The tag a verdict is stored under (its serde tag).
-fn verdict_tag(verdict: &crate::signature::Verdict) -> &'static str {
-    use crate::signature::Verdict;
-    match verdict {
-        Verdict::Valid { .. } => "valid",
-        Verdict::Invalid { .. } => "invalid",
-        Verdict::Expired { .. } => "expired",
-        Verdict::MissingHeader { .. } => "missing_header",
-        Verdict::NoSecret { .. } => "no_secret",
     }
 }
 
