@@ -144,6 +144,16 @@ impl Source {
             _ => return None,
         })
     }
+
+    /// Parses a source a person typed (any case, spaces around), like [`StatusMatch`]'s
+    /// and [`VerdictMatch`]'s parsers for the same record filter; the error names the forms.
+    ///
+    /// [`StatusMatch`]: crate::store::StatusMatch
+    /// [`VerdictMatch`]: crate::store::VerdictMatch
+    pub fn parse_typed(text: &str) -> Result<Self, String> {
+        Self::parse(&text.trim().to_ascii_lowercase())
+            .ok_or_else(|| format!("'{text}' is not a source: use local, relay, queued or replay"))
+    }
 }
 
 /// One header as received: the name (lowercase, as HTTP/2 and hyper carry it) and the raw

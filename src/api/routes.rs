@@ -79,14 +79,9 @@ async fn list(state: &State, query: &str) -> Response<Full<Bytes>> {
                 Ok(verdict) => filter.verdict = Some(verdict),
                 Err(why) => return error(StatusCode::BAD_REQUEST, format!("verdict: {why}")),
             },
-            "source" => match Source::parse(value) {
-                Some(source) => filter.source = Some(source),
-                None => {
-                    return error(
-                        StatusCode::BAD_REQUEST,
-                        "source must be local, relay, queued or replay",
-                    );
-                }
+            "source" => match Source::parse_typed(value) {
+                Ok(source) => filter.source = Some(source),
+                Err(why) => return error(StatusCode::BAD_REQUEST, format!("source: {why}")),
             },
             "since" | "until" => match value.parse::<i64>() {
                 Ok(us) if key == "since" => filter.since_us = Some(us),

@@ -36,18 +36,13 @@ pub struct FilterArgs {
     pub status: Option<StatusMatch>,
 
     /// Only from this source: local, relay, queued (delivered late by the relay) or replay.
-    #[arg(long, value_name = "SOURCE", value_parser = parse_source)]
+    #[arg(long, value_name = "SOURCE", value_parser = Source::parse_typed)]
     pub source: Option<Source>,
 
     /// Only with this signature verdict: valid, invalid, expired, missing, nosecret or
     /// none (not checked).
     #[arg(long, value_name = "VERDICT", value_parser = VerdictMatch::parse)]
     pub verdict: Option<VerdictMatch>,
-}
-
-fn parse_source(text: &str) -> Result<Source, String> {
-    Source::parse(&text.trim().to_ascii_lowercase())
-        .ok_or_else(|| format!("'{text}' is not a source: use local, relay, queued or replay"))
 }
 
 impl FilterArgs {
